@@ -1,0 +1,5 @@
+import sys
+
+from gnnedu.cli import main
+
+sys.exit(main())
