@@ -42,7 +42,7 @@ def widget_extension_status() -> str:
     """'enabled', 'disabled' or 'missing', read from ``jupyter labextension list``."""
     try:
         out = subprocess.run([sys.executable, "-m", "jupyter", "labextension", "list"],
-                             capture_output=True, text=True, timeout=60)
+                             check=False, capture_output=True, text=True, timeout=60)
     except (OSError, subprocess.TimeoutExpired):
         return "missing"
     for line in (out.stdout + out.stderr).splitlines():

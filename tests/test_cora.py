@@ -24,7 +24,8 @@ def copy(tmp_path, monkeypatch):
 def test_planetoid_split_and_processed_in_cache(copy, tmp_path):
     data = load_cora(root=copy)[0]
     assert (data.num_nodes, data.num_edges, data.num_features) == (2708, 10556, 1433)
-    assert [int(m.sum()) for m in (data.train_mask, data.val_mask, data.test_mask)] == [140, 500, 1000]
+    masks = (data.train_mask, data.val_mask, data.test_mask)
+    assert [int(m.sum()) for m in masks] == [140, 500, 1000]
     assert not (copy / "Cora" / "processed").exists(), "never write into the source folder"
     assert (tmp_path / "cache" / "planetoid" / "Cora" / "processed").is_dir()
 

@@ -146,7 +146,7 @@ class Source:
             ) from None
 
     def read(self, rel: str) -> bytes:
-        """Return the bytes of ``rel`` after checking its SHA-256; raise :class:`DataError` if not."""
+        """Return the bytes of ``rel`` after checking its SHA-256 (else :class:`DataError`)."""
         data = self._raw(rel)
         expected = self.dataset.sha256[rel]
         actual = sha256_bytes(data)

@@ -57,7 +57,7 @@ class MovieLens:
         return out.sort_values(["user", "timestamp", "item"], kind="stable").reset_index(drop=True)
 
     def official_split(self, name: str) -> tuple[pd.DataFrame, pd.DataFrame]:
-        """The official GroupLens split ``name`` (u1..u5: 5-fold 80/20; ua/ub: 10 test ratings each)."""
+        """The official split ``name``: u1..u5 (5-fold 80/20) or ua/ub (10 test ratings a user)."""
         if name not in OFFICIAL_SPLITS:
             raise ValueError(f"unknown split {name!r}; choose one of {', '.join(OFFICIAL_SPLITS)}")
         parts = []
