@@ -8,18 +8,13 @@
 from __future__ import annotations
 
 import argparse
-import importlib
 import os
-import platform
-import subprocess
 import sys
 
 from gnnedu.data._fetch import CORA, MOVIELENS_100K, DataError, cache_dir, locate
+from gnnedu.notebook import environment_report
 
 DATASETS = {"MovieLens-100K": MOVIELENS_100K, "Cora (Planetoid)": CORA}
-PACKAGES = ("torch", "torch_geometric", "numpy", "pandas", "scipy", "matplotlib", "networkx",
-            "ipywidgets", "jupyterlab", "nbval", "tqdm")
-WIDGET_EXTENSION = "@jupyter-widgets/jupyterlab-manager"
 
 
 def cmd_data(args) -> int:
@@ -31,48 +26,18 @@ def cmd_data(args) -> int:
     return 0
 
 
-def _version(name: str) -> str:
-    try:
-        return getattr(importlib.import_module(name), "__version__", "installed")
-    except ImportError:
-        return "MISSING"
-
-
-def widget_extension_status() -> str:
-    """'enabled', 'disabled' or 'missing', read from ``jupyter labextension list``."""
-    try:
-        out = subprocess.run([sys.executable, "-m", "jupyter", "labextension", "list"],
-                             check=False, capture_output=True, text=True, timeout=60)
-    except (OSError, subprocess.TimeoutExpired):
-        return "missing"
-    for line in (out.stdout + out.stderr).splitlines():
-        if WIDGET_EXTENSION in line:
-            return "enabled" if "enabled" in line and "disabled" not in line else "disabled"
-    return "missing"
-
-
 def cmd_check(args) -> int:
+    """Print versions, threads, the widget extension and the data; exit 1 if anything is off."""
     import torch
 
-    print(f"python           {platform.python_version()} ({sys.executable})")
-    for name in PACKAGES:
-        print(f"{name:<16} {_version(name)}")
-    print(f"threads          torch {torch.get_num_threads()}, cpus {os.cpu_count()} "
+    report = environment_report()
+    for component, detail, ok in report.itertuples(index=False):
+        print(f"{component:<17} {detail}{'' if ok else '   <- needs attention'}")
+    print(f"{'threads':<17} torch {torch.get_num_threads()}, cpus {os.cpu_count()} "
           "(notebooks use 1 via setup_notebook; GNNEDU_THREADS overrides)")
-    widgets = widget_extension_status()
-    print(f"widgets          {WIDGET_EXTENSION}: {widgets}")
-    print(f"cache            {cache_dir()}")
-    problems = [] if widgets == "enabled" else [f"widget extension {widgets}"]
-    for label, ds in DATASETS.items():
-        try:
-            where = locate(ds, download=False).describe()
-        except DataError:
-            where = "not present (run `gnnedu data` to download it)"
-            problems.append(f"{label} not present")
-        print(f"{label:<16} {where}")
-    missing = [n for n in PACKAGES if _version(n) == "MISSING"]
-    problems += [f"{n} missing" for n in missing]
-    print("status           " + ("ok" if not problems else "; ".join(problems)))
+    print(f"{'cache':<17} {cache_dir()}")
+    problems = report.loc[~report["ok"], "component"].tolist()
+    print(f"{'status':<17} " + ("ok" if not problems else "check: " + ", ".join(problems)))
     return 0 if not problems else 1
 
 

@@ -42,3 +42,48 @@ def setup_notebook(seed: int = 0, threads: int | None = None):
     generator = torch.Generator()
     generator.manual_seed(seed)
     return generator
+
+
+def environment_report():
+    """One row per component: what is installed or found, and whether it is ready.
+
+    Used by ``gnnedu check`` and by the environment check of notebooks/00_welcome.ipynb.
+    """
+    import importlib
+    import platform
+    import subprocess
+    import sys
+
+    import pandas as pd
+
+    from gnnedu.data._fetch import CORA, MOVIELENS_100K, DataError, locate
+
+    rows = [("python", platform.python_version(), sys.version_info[:2] >= (3, 11))]
+    for name in REQUIRED_PACKAGES:
+        try:
+            version = getattr(importlib.import_module(name), "__version__", "installed")
+            rows.append((name, version, True))
+        except ImportError:
+            rows.append((name, "missing: run `make lab` or `pip install -e .`", False))
+
+    try:
+        listing = subprocess.run([sys.executable, "-m", "jupyter", "labextension", "list"],
+                                 check=False, capture_output=True, text=True, timeout=120)
+        lines = (listing.stdout + listing.stderr).splitlines()
+    except (OSError, subprocess.TimeoutExpired):
+        lines = []
+    ext = next((line for line in lines if WIDGET_EXTENSION in line), "")
+    enabled = "enabled" in ext and "disabled" not in ext
+    rows.append(("widget extension", "enabled" if enabled else "missing or disabled", enabled))
+
+    for label, ds in (("MovieLens-100K", MOVIELENS_100K), ("Cora", CORA)):
+        try:
+            rows.append((label, locate(ds, download=False).describe(), True))
+        except DataError:
+            rows.append((label, "not present: run `gnnedu data` to download it", False))
+    return pd.DataFrame(rows, columns=["component", "detail", "ok"])
+
+
+REQUIRED_PACKAGES = ("torch", "torch_geometric", "numpy", "pandas", "scipy", "matplotlib",
+                     "networkx", "ipywidgets", "jupyterlab", "nbval", "tqdm")
+WIDGET_EXTENSION = "@jupyter-widgets/jupyterlab-manager"
