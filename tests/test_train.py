@@ -1,0 +1,115 @@
+"""Tests for gnnedu.train: negative sampling, BPR loss, determinism, early stopping."""
+
+import math
+
+import pandas as pd
+import pytest
+import torch
+
+from gnnedu.graph import build_graph
+from gnnedu.metrics import evaluate
+from gnnedu.models import MF, GCNRecommender, LightGCN
+from gnnedu.train import (TrainConfig, bpr_loss, carve_validation, known_pairs,
+                          sample_negatives, train_bpr)
+
+
+def synthetic(num_users=80, num_items=60, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    taste = torch.randn(num_users, 3, generator=g) @ torch.randn(3, num_items, generator=g)
+    liked = taste > taste.quantile(0.75, dim=1, keepdim=True)
+    users, items = liked.nonzero().T
+    held = torch.rand(users.numel(), generator=g) < 0.2
+    return build_graph((users[~held], items[~held]), num_users, num_items), (users[held],
+                                                                             items[held])
+
+
+def test_bpr_loss_hand_computed():
+    pos, neg = torch.tensor([2.0, 0.0]), torch.tensor([1.0, 0.0])
+    expected = (-math.log(1 / (1 + math.exp(-1.0))) - math.log(0.5)) / 2
+    assert bpr_loss(pos, neg).item() == pytest.approx(expected)
+    # several negatives per positive: mean over all pairs
+    two = bpr_loss(pos, torch.tensor([[1.0, 1.0], [0.0, 0.0]]))
+    assert two.item() == pytest.approx(expected)
+
+
+@pytest.mark.parametrize("dense_limit", [10**9, 0])
+def test_negatives_avoid_training_items(dense_limit):
+    graph, _ = synthetic()
+    known = known_pairs(graph, dense_limit=dense_limit)
+    assert known.dim() == (2 if dense_limit else 1)
+    gen = torch.Generator().manual_seed(0)
+    users = graph.users.repeat(3)
+    neg = sample_negatives(users, graph.num_items, 4, known, gen)
+    assert neg.shape == (users.numel(), 4)
+    assert neg.min() >= 0 and neg.max() < graph.num_items
+    dense = graph.interactions.to_dense().bool()
+    assert not dense[users.unsqueeze(1).expand_as(neg), neg].any()
+    # without `known` it is plain uniform sampling, reproducible from the generator
+    a = sample_negatives(users, 60, 1, None, torch.Generator().manual_seed(5))
+    b = sample_negatives(users, 60, 1, None, torch.Generator().manual_seed(5))
+    assert torch.equal(a, b)
+
+
+def test_same_seed_bit_identical_different_seed_differs():
+    graph, test = synthetic()
+    torch.use_deterministic_algorithms(True)
+    runs = [LightGCN(dim=8, num_layers=2).fit(graph, epochs=3, batch_size=128, seed=s)
+            for s in (0, 0, 1)]
+    assert torch.equal(runs[0].embedding, runs[1].embedding)
+    assert runs[0].history.loss == runs[1].history.loss
+    m0, m1 = (evaluate(r, graph, test) for r in runs[:2])
+    assert m0 == m1
+    assert not torch.equal(runs[0].embedding, runs[2].embedding)
+    # training leaves the global random state untouched
+    model = GCNRecommender(dim=8, dropout=0.3)
+    torch.manual_seed(123)
+    expected = torch.rand(1)
+    torch.manual_seed(123)
+    model.fit(graph, epochs=1, batch_size=128)
+    assert torch.equal(torch.rand(1), expected)
+
+
+def test_loss_decreases_and_history_is_recorded():
+    graph, _ = synthetic()
+    model = MF(dim=8).fit(graph, epochs=15, batch_size=256, lr=0.05, reg=1e-4)
+    h = model.history
+    assert h.epochs == list(range(1, 16)) and len(h.loss) == 15
+    assert h.loss[-1] < h.loss[0] < math.log(2) + 0.05
+    assert h.seconds > 0 and h.config["lr"] == 0.05
+    frame = h.to_frame()
+    assert list(frame.columns) == ["epoch", "loss"] and len(frame) == 15
+
+
+def test_early_stopping_on_validation_restores_best():
+    graph, _ = synthetic()
+    fit_graph_pairs = (graph.users, graph.items)
+    frame = pd.DataFrame({"user": fit_graph_pairs[0].numpy(), "item": fit_graph_pairs[1].numpy(),
+                          "rating": 1, "timestamp": 0})
+    fit_df, val_df = carve_validation(frame, ratio=0.2, seed=0)
+    assert len(fit_df) + len(val_df) == len(frame)
+    fit_graph = build_graph(fit_df, graph.num_users, graph.num_items)
+    # a huge learning rate overfits/oscillates, so validation recall stops improving
+    model = MF(dim=8)
+    h = train_bpr(model, fit_graph, val=val_df, epochs=200, batch_size=256, lr=0.3, reg=0.0,
+                  eval_every=2, patience=2, metric="recall@10", ks=(10,))
+    assert h.epochs[-1] < 200                                 # stopped early
+    assert len(h.val) >= 3 and all("recall@10" in row for row in h.val)
+    best = max(h.val, key=lambda row: row["recall@10"])
+    assert h.best_epoch == best["epoch"] and h.best_score == best["recall@10"]
+    # the model holds the best parameters, not the last ones
+    assert evaluate(model, fit_graph, val_df, ks=(10,))["recall@10"] == pytest.approx(
+        h.best_score)
+    assert "recall@10" in h.to_frame().columns
+
+
+def test_progress_bar_and_bad_options():
+    graph, _ = synthetic()
+    LightGCN(dim=4, num_layers=1).fit(graph, epochs=1, progress=True)
+    with pytest.raises(ValueError):
+        MF(dim=4).fit(graph, batch_size=0)
+    with pytest.raises(ValueError, match="metric"):
+        MF(dim=4).fit(graph, val=(graph.users[:5], graph.items[:5]), metric="auc@5")
+    with pytest.raises(TypeError):
+        train_bpr(MF(dim=4), "not a graph")
+    with pytest.raises(TypeError):
+        TrainConfig(nonsense=1)
