@@ -1,0 +1,471 @@
+"""Plot helpers shared by the notebooks: graphs, vectors on nodes, heatmaps and curves.
+
+Conventions (every notebook relies on them):
+
+* Each drawing function returns the ``matplotlib.figure.Figure`` it drew on and gives it a
+  title and axis labels (and a legend or colour bar where colours carry meaning).
+* Figures are :class:`Figure` objects (a ``matplotlib.figure.Figure`` that renders itself as
+  PNG in Jupyter), made without ``pyplot``: they never enter pyplot's list of open figures, so
+  nothing leaks, no ``plt.close`` is needed, and a notebook cell shows a figure exactly once --
+  when it is the cell's last value or is passed to ``display()``. This works whatever the
+  matplotlib backend (JupyterLab, VS Code, Colab, nbconvert). Save one with
+  ``fig.savefig(...)``; turn one into PNG bytes (for an ``ipywidgets.Image``) with
+  :func:`figure_to_png`.
+* Functions that take ``ax=`` draw into that axes (so several plots can share a figure) and
+  return ``ax.figure``; without ``ax`` they make a new figure of size ``figsize``.
+* Layouts are deterministic: :func:`spring_positions` seeds networkx's spring layout and rounds
+  the coordinates, :func:`two_column_positions` places a bipartite graph in two columns.
+
+Introduced in notebooks 01-03; reused by the later notebooks (``curves`` for training curves,
+``heatmap`` for score and similarity matrices).
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Mapping, Sequence
+
+import matplotlib.figure
+import networkx as nx
+import numpy as np
+from matplotlib.lines import Line2D
+
+USER_COLOR = "#4c72b0"
+ITEM_COLOR = "#dd8452"
+HIGHLIGHT_COLOR = "#c44e52"
+DIM_COLOR = "#d9d9d9"
+
+
+DISPLAY_DPI = 100  # resolution of the PNG a notebook shows
+
+
+# ---------------------------------------------------------------------------------------------
+# Figures and layouts
+# ---------------------------------------------------------------------------------------------
+
+
+class Figure(matplotlib.figure.Figure):
+    """A matplotlib Figure that Jupyter displays as a PNG by itself (``_repr_png_``).
+
+    A plain ``Figure`` made without pyplot shows only as text unless the inline backend happens
+    to be loaded; this one renders the same way in every front end.
+    """
+
+    def _repr_png_(self):
+        return figure_to_png(self, dpi=DISPLAY_DPI)
+
+
+def new_figure(nrows: int = 1, ncols: int = 1, figsize=(6.0, 4.0), **subplot_kw):
+    """A fresh constrained-layout ``Figure`` (not registered with pyplot) and its axes.
+
+    Returns ``(fig, axes)`` where ``axes`` is one ``Axes`` for a 1x1 grid, else an array.
+    """
+    fig = Figure(figsize=figsize, layout="constrained")
+    axes = fig.subplots(nrows, ncols, squeeze=True, subplot_kw=subplot_kw or None)
+    return fig, axes
+
+
+def _axes(ax, figsize):
+    if ax is not None:
+        return ax.figure, ax
+    return new_figure(figsize=figsize)
+
+
+def figure_to_png(fig: Figure, dpi: int = 80) -> bytes:
+    """Render ``fig`` to PNG bytes (for ``ipywidgets.Image`` or a file)."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi)
+    return buf.getvalue()
+
+
+def spring_positions(graph: nx.Graph, seed: int = 0, k: float | None = None, iterations=200):
+    """Seeded spring layout with coordinates rounded to 4 decimals: the same picture every run."""
+    pos = nx.spring_layout(graph, seed=seed, k=k, iterations=iterations)
+    return {node: (round(float(x), 4), round(float(y), 4)) for node, (x, y) in pos.items()}
+
+
+def two_column_positions(left: Sequence, right: Sequence, width: float = 2.0):
+    """Positions for a bipartite graph: ``left`` nodes top-down at x=0, ``right`` at x=width.
+
+    Both columns are centred vertically, so columns of different lengths line up.
+    """
+    pos = {}
+    for column, x in ((list(left), 0.0), (list(right), width)):
+        n = len(column)
+        for r, node in enumerate(column):
+            pos[node] = (x, (n - 1) / 2.0 - r)
+    return pos
+
+
+def bipartite_positions(graph: nx.Graph, attr: str = "bipartite", width: float = 2.0):
+    """Two columns from a node attribute: ``attr == 0`` on the left (users), the rest right."""
+    left = [n for n, d in graph.nodes(data=True) if d.get(attr, 0) == 0]
+    right = [n for n, d in graph.nodes(data=True) if d.get(attr, 0) != 0]
+    return two_column_positions(left, right, width)
+
+
+def node_labels(graph: nx.Graph, attr: str = "label") -> dict:
+    """``{node: graph.nodes[node][attr]}``, falling back to ``str(node)``."""
+    return {n: str(d.get(attr, n)) for n, d in graph.nodes(data=True)}
+
+
+# ---------------------------------------------------------------------------------------------
+# Graphs
+# ---------------------------------------------------------------------------------------------
+
+
+def draw_graph(
+    graph: nx.Graph,
+    pos: Mapping | None = None,
+    *,
+    ax=None,
+    title: str = "Graph",
+    node_color=None,
+    cmap: str = "viridis",
+    vmin: float | None = None,
+    vmax: float | None = None,
+    colorbar_label: str | None = None,
+    labels: Mapping | None = None,
+    edge_labels: Mapping | None = None,
+    edge_width=None,
+    highlight: Sequence | None = None,
+    dim: Sequence | None = None,
+    legend: Mapping[str, str] | None = None,
+    node_size: float = 500,
+    font_size: float = 9,
+    figsize=(6.0, 4.5),
+) -> Figure:
+    """Draw ``graph`` and return the figure.
+
+    ``node_color`` is one colour, a list of colours, or a list of numbers (mapped through
+    ``cmap``; a colour bar named ``colorbar_label`` is added when given). ``labels`` defaults to
+    each node's ``label`` attribute. ``edge_labels`` maps ``(u, v)`` to text; ``edge_width`` is
+    a number or a list in ``graph.edges`` order. ``highlight`` nodes get a thick red ring,
+    ``dim`` nodes are drawn light grey. ``legend`` maps a text to a colour.
+    """
+    fig, ax = _axes(ax, figsize)
+    pos = dict(pos) if pos is not None else spring_positions(graph)
+    nodes = list(graph.nodes)
+    if node_color is None:
+        node_color = USER_COLOR
+    if isinstance(node_color, str):
+        numeric = False
+    else:
+        arr = np.asarray(node_color)
+        numeric = arr.ndim == 1 and np.issubdtype(arr.dtype, np.number)
+    index = {n: k for k, n in enumerate(nodes)}
+    dim_set = set(dim or [])
+    keep = [n for n in nodes if n not in dim_set]
+    if isinstance(node_color, str):
+        keep_vals = node_color
+    else:
+        values = list(node_color)
+        if len(values) != len(nodes):
+            raise ValueError(f"node_color has {len(values)} entries for {len(nodes)} nodes")
+        keep_vals = [values[index[n]] for n in keep]
+    if dim_set:
+        nx.draw_networkx_nodes(
+            graph, pos, nodelist=[n for n in nodes if n in dim_set], node_color=DIM_COLOR,
+            node_size=node_size, ax=ax, edgecolors="#999999",
+        )
+    width = 1.2 if edge_width is None else edge_width
+    nx.draw_networkx_edges(graph, pos, ax=ax, width=width, edge_color="#888888", alpha=0.8)
+    coll = None
+    if keep:
+        coll = nx.draw_networkx_nodes(
+            graph, pos, nodelist=keep, node_color=keep_vals, cmap=cmap if numeric else None,
+            vmin=vmin, vmax=vmax, node_size=node_size, ax=ax, edgecolors="#333333",
+        )
+    if highlight:
+        nx.draw_networkx_nodes(
+            graph, pos, nodelist=list(highlight), node_color="none", node_size=node_size * 1.6,
+            edgecolors=HIGHLIGHT_COLOR, linewidths=2.5, ax=ax,
+        )
+    nx.draw_networkx_labels(
+        graph, pos, labels=dict(labels) if labels is not None else node_labels(graph),
+        font_size=font_size, ax=ax,
+    )
+    if edge_labels:
+        nx.draw_networkx_edge_labels(
+            graph, pos, edge_labels=dict(edge_labels), font_size=font_size, ax=ax,
+            bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.9},
+        )
+    if numeric and colorbar_label and coll is not None:
+        fig.colorbar(coll, ax=ax, label=colorbar_label, shrink=0.8)
+    if legend:
+        handles = [
+            Line2D([], [], marker="o", linestyle="", markersize=9,
+                                    markerfacecolor=c, markeredgecolor="#333333", label=t)
+            for t, c in legend.items()
+        ]
+        ax.legend(handles=handles, loc="best", fontsize=8, framealpha=0.9)
+    ax.set_title(title)
+    ax.set_axis_off()
+    ax.margins(0.12)
+    return fig
+
+
+def draw_bipartite(
+    graph: nx.Graph,
+    *,
+    weight: str | None = "rating",
+    title: str = "User-item graph",
+    ax=None,
+    pos: Mapping | None = None,
+    user_label: str = "user",
+    item_label: str = "item",
+    figsize=(7.0, 5.0),
+) -> Figure:
+    """Draw a user-item graph in two columns (node attribute ``bipartite``: 0 = user, left).
+
+    Names are written beside the nodes (users on the left, items on the right). With
+    ``weight`` each edge is labelled with that edge attribute, close to its user end, and drawn
+    with a width proportional to it.
+    """
+    pos = pos if pos is not None else bipartite_positions(graph)
+    is_user = {n: d.get("bipartite", 0) == 0 for n, d in graph.nodes(data=True)}
+    colors = [USER_COLOR if is_user[n] else ITEM_COLOR for n in graph.nodes]
+    edge_width = None
+    if weight is not None:
+        vals = [d.get(weight, 1) for _, _, d in graph.edges(data=True)]
+        top = max(vals) if vals else 1
+        edge_width = [0.6 + 2.9 * v / top for v in vals]
+    fig = draw_graph(
+        graph, pos, ax=ax, title=title, node_color=colors, edge_width=edge_width,
+        labels={}, node_size=350, figsize=figsize,
+    )
+    ax = ax if ax is not None else fig.axes[0]
+    for n, label in node_labels(graph).items():
+        x, y = pos[n]
+        dx = -0.12 if is_user[n] else 0.12
+        ax.text(x + dx, y, label, ha="right" if is_user[n] else "left", va="center", fontsize=10)
+    if weight is not None:
+        for u, v, d in graph.edges(data=True):
+            a, b = (u, v) if is_user[u] else (v, u)  # a = user end
+            (xa, ya), (xb, yb) = pos[a], pos[b]
+            t = 0.33  # the label sits a third of the way from the user to the item
+            ax.text(xa + t * (xb - xa), ya + t * (yb - ya), str(d.get(weight, 1)), fontsize=8,
+                    ha="center", va="center",
+                    bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "#999999",
+                          "lw": 0.5})
+    handles = [
+        Line2D([], [], marker="o", linestyle="", markersize=9, markerfacecolor=c,
+               markeredgecolor="#333333", label=t)
+        for t, c in ((user_label, USER_COLOR), (item_label, ITEM_COLOR))
+    ]
+    if weight is not None:
+        handles.append(Line2D([], [], color="#888888", lw=2.5, label=f"edge: {weight}"))
+    ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, 0.0),
+              ncol=len(handles), fontsize=8, frameon=False)
+    ax.margins(x=0.35, y=0.08)
+    return fig
+
+
+def draw_messages(
+    ax,
+    pos: Mapping,
+    sources: Sequence,
+    target,
+    *,
+    labels: Mapping | None = None,
+    color: str = HIGHLIGHT_COLOR,
+    rad: float = 0.2,
+    shrink: float = 16,
+) -> Figure:
+    """Arrows ``j -> target`` for each ``j`` in ``sources`` (a self-message is a small loop).
+
+    ``labels`` maps a source to the text written at the middle of its arrow.
+    """
+    tx, ty = pos[target]
+    for j in sources:
+        sx, sy = pos[j]
+        if j == target:
+            ax.annotate("", xy=(tx + 0.02, ty + 0.06), xytext=(tx - 0.02, ty + 0.06),
+                        arrowprops={"arrowstyle": "-|>", "color": color, "lw": 1.8,
+                                    "connectionstyle": "arc3,rad=-2.5"})
+            mid = (tx, ty + 0.16)
+        else:
+            ax.annotate("", xy=(tx, ty), xytext=(sx, sy),
+                        arrowprops={"arrowstyle": "-|>", "color": color, "lw": 2.0,
+                                    "shrinkA": shrink, "shrinkB": shrink, "mutation_scale": 16,
+                                    "connectionstyle": f"arc3,rad={rad}"})
+            # the middle of the arc3 curve: half-way to its control point, which lies
+            # rad * |st| off the straight line (approximate when the axes are not square)
+            mid = ((sx + tx) / 2 + 0.5 * rad * (ty - sy), (sy + ty) / 2 - 0.5 * rad * (tx - sx))
+        if labels and j in labels:
+            ax.text(*mid, str(labels[j]), color=color, fontsize=8, ha="center", va="center",
+                    bbox={"boxstyle": "round,pad=0.2", "fc": "white", "ec": color, "lw": 0.8})
+    return ax.figure
+
+
+def format_vector(v, decimals: int = 2) -> str:
+    """``[0.5, 0.45, 0.7]``: a short vector with trailing zeros dropped."""
+    parts = []
+    for x in np.asarray(v, dtype=float).ravel():
+        s = f"{x:.{decimals}f}".rstrip("0").rstrip(".")
+        parts.append("0" if s in ("-0", "") else s)
+    return "[" + ", ".join(parts) + "]"
+
+
+def annotate_vectors(
+    ax,
+    pos: Mapping,
+    vectors: Mapping,
+    *,
+    decimals: int = 2,
+    offset: float = 0.2,
+    fontsize: float = 8,
+    color: str = "#222222",
+) -> Figure:
+    """Write each node's vector in a small box next to it (``vectors`` maps node -> vector).
+
+    Each box sits ``offset`` (in data units) above a node that lies above the centre of the
+    drawing and below any other node, so boxes stay clear of the edges of small drawings.
+    """
+    centre_y = float(np.mean([pos[n][1] for n in pos]))
+    spots = []
+    for node, vec in vectors.items():
+        x, y = pos[node]
+        y = y + offset if y > centre_y + 1e-9 else y - offset
+        spots.append((x, y))
+        ax.text(x, y, format_vector(vec, decimals), fontsize=fontsize,
+                ha="center", va="center", color=color, family="monospace",
+                bbox={"boxstyle": "round,pad=0.25", "fc": "#f7f7f7", "ec": "#bbbbbb"})
+    if spots:  # keep the boxes inside the axes
+        ax.update_datalim(spots)
+        ax.autoscale_view()
+    return ax.figure
+
+
+# ---------------------------------------------------------------------------------------------
+# Heatmaps and curves
+# ---------------------------------------------------------------------------------------------
+
+
+def heatmap(
+    matrix,
+    *,
+    row_labels: Sequence | None = None,
+    col_labels: Sequence | None = None,
+    title: str = "Heatmap",
+    xlabel: str = "",
+    ylabel: str = "",
+    annotate: bool | None = None,
+    fmt: str = "{:.2f}",
+    cmap: str = "viridis",
+    vmin: float | None = None,
+    vmax: float | None = None,
+    colorbar_label: str | None = "value",
+    ax=None,
+    figsize=None,
+) -> Figure:
+    """Draw a matrix as a heatmap with a colour bar and return the figure.
+
+    ``annotate`` writes each value into its cell (default: when the matrix has at most 150
+    cells). Labels default to the row and column indices; long label lists are thinned.
+    """
+    m = np.asarray(matrix, dtype=float)
+    if m.ndim != 2:
+        raise ValueError(f"heatmap needs a 2-D matrix, got shape {m.shape}")
+    n_rows, n_cols = m.shape
+    if figsize is None:
+        figsize = (min(12.0, 1.6 + 0.55 * n_cols), min(9.0, 1.4 + 0.32 * n_rows))
+    fig, ax = _axes(ax, figsize)
+    im = ax.imshow(m, cmap=cmap, vmin=vmin, vmax=vmax, aspect="auto", interpolation="nearest")
+    rows = list(row_labels) if row_labels is not None else list(range(n_rows))
+    cols = list(col_labels) if col_labels is not None else list(range(n_cols))
+    rstep = max(1, n_rows // 40)
+    cstep = max(1, n_cols // 30)
+    ax.set_yticks(range(0, n_rows, rstep), [str(r) for r in rows[::rstep]])
+    ax.set_xticks(range(0, n_cols, cstep), [str(c) for c in cols[::cstep]],
+                  rotation=45 if any(len(str(c)) > 3 for c in cols) else 0, ha="right"
+                  if any(len(str(c)) > 3 for c in cols) else "center")
+    if annotate is None:
+        annotate = m.size <= 150
+    if annotate:
+        for r in range(n_rows):
+            for c in range(n_cols):
+                red, green, blue, _ = im.cmap(im.norm(m[r, c]))
+                dark = 0.299 * red + 0.587 * green + 0.114 * blue < 0.5  # perceived brightness
+                ax.text(c, r, fmt.format(m[r, c]), ha="center", va="center", fontsize=8,
+                        color="white" if dark else "black")
+    if colorbar_label:
+        fig.colorbar(im, ax=ax, label=colorbar_label, shrink=0.85)
+    ax.set_title(title)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    return fig
+
+
+def heatmap_row(
+    matrices: Sequence,
+    *,
+    titles: Sequence[str],
+    suptitle: str,
+    row_labels: Sequence | None = None,
+    col_labels: Sequence | None = None,
+    xlabel: str = "",
+    ylabel: str = "",
+    shared_scale: bool = True,
+    colorbar_label: str = "value",
+    annotate: bool | None = None,
+    fmt: str = "{:.2f}",
+    cmap: str = "viridis",
+    figsize=None,
+) -> Figure:
+    """Several heatmaps side by side (e.g. node features layer by layer), one colour bar each,
+    on one shared colour scale when ``shared_scale``."""
+    mats = [np.asarray(m, dtype=float) for m in matrices]
+    if len(mats) != len(titles):
+        raise ValueError("need one title per matrix")
+    vmin = min(float(m.min()) for m in mats) if shared_scale else None
+    vmax = max(float(m.max()) for m in mats) if shared_scale else None
+    if figsize is None:
+        n_rows, n_cols = mats[0].shape
+        figsize = (min(14.0, len(mats) * (1.8 + 0.5 * n_cols)), min(9.0, 1.6 + 0.3 * n_rows))
+    fig, axes = new_figure(1, len(mats), figsize=figsize)
+    axes = np.atleast_1d(axes)
+    for i, (m, ax, t) in enumerate(zip(mats, axes, titles)):
+        heatmap(m, row_labels=row_labels, col_labels=col_labels, title=t, xlabel=xlabel,
+                ylabel=ylabel if i == 0 else "", annotate=annotate, fmt=fmt, cmap=cmap,
+                vmin=vmin, vmax=vmax, ax=ax,
+                colorbar_label=colorbar_label if (not shared_scale or i == len(mats) - 1)
+                else None)
+    fig.suptitle(suptitle)
+    return fig
+
+
+def curves(
+    x,
+    ys: Mapping[str, Sequence],
+    *,
+    title: str,
+    xlabel: str,
+    ylabel: str,
+    logy: bool = False,
+    marker: str | None = "o",
+    ax=None,
+    figsize=(6.0, 4.0),
+    legend_title: str | None = None,
+) -> Figure:
+    """One line per entry of ``ys`` (name -> values at ``x``), with a legend.
+
+    ``x`` may also be a mapping with the same keys as ``ys`` when the lines have different
+    x values (e.g. evaluation every few epochs).
+    """
+    fig, ax = _axes(ax, figsize)
+    for name, y in ys.items():
+        xs = x[name] if isinstance(x, Mapping) else x
+        y = np.asarray(y, dtype=float)
+        if len(xs) != len(y):
+            raise ValueError(f"curve {name!r}: {len(xs)} x values but {len(y)} y values")
+        ax.plot(xs, y, marker=marker, markersize=4, label=str(name))
+    if logy:
+        ax.set_yscale("log")
+    ax.set_title(title)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.grid(alpha=0.3)
+    if ys:
+        ax.legend(title=legend_title, fontsize=8)
+    return fig

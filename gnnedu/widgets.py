@@ -1,0 +1,392 @@
+"""Interactive explorers for notebooks 02 and 03, each a thin layer over pure functions.
+
+Every explorer follows the same pattern:
+
+* a pure ``*_state(...)`` function computes what is shown (tested in pytest);
+* a ``draw_*`` function turns that state into a labelled ``matplotlib`` Figure;
+* the class only wires core ipywidgets controls to them. Its controls are attributes
+  (``stepper.round_slider.value = 2`` moves a slider, from pytest or a notebook), and after any
+  change ``.state`` and ``.figure`` hold the new result and ``.image`` (an ``ipywidgets.Image``)
+  shows the figure as PNG. ``.widget`` is the ``VBox`` that is displayed; the explorer object
+  itself displays as that box.
+
+Every box carries the CSS class ``gnnedu-widget`` plus one class naming the explorer
+(``gnnedu-stepper``, ``gnnedu-receptive-field``, ``gnnedu-aggregator``), so a browser test can
+find it.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import ipywidgets as widgets
+import networkx as nx
+import numpy as np
+from matplotlib.figure import Figure
+
+from gnnedu import mp, plot
+
+FIGURE_DPI = 80
+
+
+def graph_adjacency(graph: nx.Graph) -> np.ndarray:
+    """0/1 adjacency of a graph whose nodes are ``0..n-1`` (edge weights ignored)."""
+    nodes = sorted(graph.nodes)
+    if nodes != list(range(len(nodes))):
+        raise ValueError("graph nodes must be the integers 0..n-1 (use nx.convert_node_labels_to_"
+                         "integers first)")
+    return nx.to_numpy_array(graph, nodelist=nodes, weight=None)
+
+
+class _Explorer:
+    """Shared plumbing: the figure image, display, and a guard against nested redraws."""
+
+    css_class = "gnnedu-widget"
+
+    def _init_view(self, controls: Sequence[widgets.Widget], side: widgets.Widget | None = None):
+        self.image = widgets.Image(format="png")
+        self.image.add_class("gnnedu-figure")
+        body = [self.image] if side is None else [self.image, side]
+        self.widget = widgets.VBox([widgets.HBox(list(controls)), widgets.HBox(body)])
+        self.widget.add_class("gnnedu-widget")
+        self.widget.add_class(self.css_class)
+        self._holding = False
+        self.figure: Figure | None = None
+        self.state: dict = {}
+        self.redraws = 0
+        for control in controls:
+            control.observe(self._on_change, names="value")
+
+    @contextmanager
+    def _hold(self):
+        """Change several controls, then redraw once."""
+        self._holding = True
+        try:
+            yield
+        finally:
+            self._holding = False
+
+    def _on_change(self, _change=None):
+        if not self._holding:
+            self.update()
+
+    def _show(self, fig: Figure):
+        self.figure = fig
+        self.image.value = plot.figure_to_png(fig, dpi=FIGURE_DPI)
+        self.redraws += 1
+
+    def update(self):  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def _repr_mimebundle_(self, **kwargs):
+        return self.widget._repr_mimebundle_(**kwargs)
+
+
+# ---------------------------------------------------------------------------------------------
+# Notebook 02: the message-passing stepper
+# ---------------------------------------------------------------------------------------------
+
+
+def stepper_state(traces, h0, rnd: int, substep: str, node: int, w, b, names=None,
+                  decimals: int = 4) -> dict:
+    """What the stepper shows for round ``rnd`` (1-based), ``substep`` and the selected ``node``.
+
+    ``traces`` is ``mp.trace(...)``. Returns ``round``, ``substep``, ``node``, ``sources`` (who
+    sends to ``node``), ``vectors`` (every node's vector after ``substep`` of this round; for
+    ``gather`` the vectors being sent, ``h^(rnd-1)``) and ``text`` (the arithmetic for ``node``
+    up to ``substep``, from :func:`gnnedu.mp.explain`).
+    """
+    if not 1 <= rnd <= len(traces):
+        raise ValueError(f"round must be in 1..{len(traces)}, got {rnd}")
+    steps = traces[rnd - 1]
+    if not 0 <= node < len(steps):
+        raise ValueError(f"node must be in 0..{len(steps) - 1}, got {node}")
+    if substep == "gather":
+        prev = np.asarray(h0, dtype=float) if rnd == 1 else mp.trace_matrix(
+            traces[rnd - 2], "activate")
+        vectors = prev
+    else:
+        vectors = mp.trace_matrix(steps, substep)
+    step = steps[node]
+    return {
+        "round": rnd,
+        "substep": substep,
+        "node": node,
+        "sources": [int(j) for j in step.sources],
+        "vectors": vectors,
+        "text": mp.explain(step, w, b, names, upto=substep, decimals=decimals),
+    }
+
+
+def draw_stepper(graph: nx.Graph, pos: Mapping, state: dict, names=None, decimals: int = 4
+                 ) -> Figure:
+    """The graph with the messages into the selected node as arrows and every node's vector
+    (after the current sub-step) written next to it."""
+    node = state["node"]
+    labels = {n: str(names[n]) if names is not None else str(n) for n in graph.nodes}
+    substep = state["substep"]
+    what = f"h^({state['round'] - 1})" if substep == "gather" else f"'{substep}'"
+    fig = plot.draw_graph(
+        graph, pos,
+        title=(f"Round {state['round']}, {substep}: node {labels[node]}\n"
+               f"boxes: every node's vector after {what}; arrows: messages into {labels[node]}"),
+        node_color=[plot.ITEM_COLOR if n == node else plot.USER_COLOR for n in graph.nodes],
+        labels=labels, highlight=[node], figsize=(6.0, 4.8), node_size=700, font_size=11,
+    )
+    ax = fig.axes[0]
+    ax.title.set_fontsize(10)
+    arrow_labels = None
+    if substep == "gather":
+        arrow_labels = {j: plot.format_vector(state["vectors"][j], decimals)
+                        for j in state["sources"]}
+    active = substep in ("gather", "aggregate")
+    plot.draw_messages(ax, pos, state["sources"], node, labels=arrow_labels,
+                       color=plot.HIGHLIGHT_COLOR if active else "#bbbbbb")
+    plot.annotate_vectors(ax, pos, {n: state["vectors"][n] for n in graph.nodes},
+                          decimals=decimals)
+    ax.margins(0.3)
+    return fig
+
+
+class MessagePassingStepper(_Explorer):
+    """Step through graph-convolution rounds sub-step by sub-step (notebook 02).
+
+    Controls: ``round_slider`` (IntSlider "round"), ``substep_slider`` (SelectionSlider
+    "sub-step" over ``mp.SUBSTEPS``), ``node_dropdown`` (Dropdown "node"). Beside the figure,
+    ``arithmetic`` (an HTML widget) writes out the selected node's numbers.
+    """
+
+    css_class = "gnnedu-stepper"
+
+    def __init__(self, graph: nx.Graph, h0, w, b, *, rounds: int = 2, how: str = "mean",
+                 self_loops: bool = False, names=None, pos=None, decimals: int = 4):
+        self.graph = graph
+        self.adj = graph_adjacency(graph)
+        self.h0 = np.asarray(h0, dtype=float)
+        self.w, self.b = np.asarray(w, dtype=float), np.asarray(b, dtype=float)
+        self.names = list(names) if names is not None else [
+            str(graph.nodes[n].get("label", n)) for n in sorted(graph.nodes)]
+        self.pos = pos if pos is not None else plot.spring_positions(graph)
+        self.decimals = decimals
+        self.traces = mp.trace(self.h0, self.adj, self.w, self.b, rounds, how, self_loops)
+        self.round_slider = widgets.IntSlider(value=1, min=1, max=rounds, description="round",
+                                              continuous_update=False)
+        self.substep_slider = widgets.SelectionSlider(options=list(mp.SUBSTEPS), value="gather",
+                                                      description="sub-step",
+                                                      continuous_update=False)
+        self.node_dropdown = widgets.Dropdown(options=[(n, i) for i, n in enumerate(self.names)],
+                                              value=0, description="node")
+        self.arithmetic = widgets.HTML()
+        self.arithmetic.add_class("gnnedu-arithmetic")
+        self._init_view([self.round_slider, self.substep_slider, self.node_dropdown],
+                        side=self.arithmetic)
+        self.update()
+
+    def update(self):
+        self.state = stepper_state(self.traces, self.h0, self.round_slider.value,
+                                   self.substep_slider.value, self.node_dropdown.value,
+                                   self.w, self.b, self.names, self.decimals)
+        self.arithmetic.value = (
+            '<pre style="font-size:12px;line-height:1.35">'
+            + html.escape(self.state["text"]) + "</pre>")
+        self._show(draw_stepper(self.graph, self.pos, self.state, self.names, self.decimals))
+
+
+# ---------------------------------------------------------------------------------------------
+# Notebook 03: receptive fields
+# ---------------------------------------------------------------------------------------------
+
+
+def receptive_field_state(adj, node: int, k: int, self_loops: bool = True) -> dict:
+    """``field``: the nodes whose input reaches ``node`` in ``k`` rounds
+    (:func:`gnnedu.mp.receptive_field`); ``distances``: hop distance of every node from
+    ``node``; ``size``: ``len(field)``."""
+    field = mp.receptive_field(adj, node, k, self_loops)
+    return {
+        "node": node,
+        "k": k,
+        "self_loops": self_loops,
+        "field": [int(j) for j in field],
+        "distances": mp.hop_distances(adj, node),
+        "size": int(len(field)),
+    }
+
+
+def draw_receptive_field(graph: nx.Graph, pos: Mapping, state: dict, title_prefix: str = ""
+                         ) -> Figure:
+    """Nodes in the receptive field coloured by hop distance; the others grey."""
+    field = set(state["field"])
+    dist = state["distances"].astype(float)
+    n = graph.number_of_nodes()
+    loops = "with" if state["self_loops"] else "without"
+    label = graph.nodes[state["node"]].get("label", state["node"])
+    title = (f"{title_prefix}{state['size']} of {n} nodes reach {label} in k={state['k']} "
+             f"layers ({loops} self-loops)")
+    top = max(1, int(dist.max()))
+    fig = plot.draw_graph(
+        graph, pos, title=title, node_color=np.where(dist < 0, np.nan, dist), cmap="plasma_r",
+        vmin=0, vmax=top, colorbar_label="hops from the chosen node",
+        highlight=[state["node"]], dim=[j for j in graph.nodes if j not in field],
+        node_size=360 if n > 20 else 700, font_size=8 if n > 20 else 9, figsize=(7.0, 5.0),
+    )
+    if len(fig.axes) > 1:  # whole hops on the colour bar
+        fig.axes[1].set_yticks(range(top + 1))
+    return fig
+
+
+class ReceptiveFieldExplorer(_Explorer):
+    """Which nodes can influence a chosen node after ``k`` layers (notebook 03).
+
+    Controls: ``graph_dropdown`` (Dropdown "graph"), ``node_dropdown`` (Dropdown "node"),
+    ``k_slider`` (IntSlider "layers k"), ``self_loops_checkbox`` (Checkbox "self-loops").
+    """
+
+    css_class = "gnnedu-receptive-field"
+
+    def __init__(self, graphs: Mapping[str, nx.Graph], positions: Mapping[str, Mapping] | None
+                 = None, *, max_k: int = 4, k: int = 2, self_loops: bool = True):
+        if not graphs:
+            raise ValueError("need at least one graph")
+        self.graphs = dict(graphs)
+        self.adjs = {name: graph_adjacency(g) for name, g in self.graphs.items()}
+        self.positions = {name: (positions or {}).get(name) or plot.spring_positions(g)
+                          for name, g in self.graphs.items()}
+        first = next(iter(self.graphs))
+        self.graph_dropdown = widgets.Dropdown(options=list(self.graphs), value=first,
+                                               description="graph")
+        self.node_dropdown = widgets.Dropdown(options=self._node_options(first), value=0,
+                                              description="node")
+        self.k_slider = widgets.IntSlider(value=k, min=0, max=max_k, description="layers k",
+                                          continuous_update=False)
+        self.self_loops_checkbox = widgets.Checkbox(value=self_loops, description="self-loops")
+        self.graph_dropdown.observe(self._on_graph, names="value")
+        self._init_view([self.graph_dropdown, self.node_dropdown, self.k_slider,
+                         self.self_loops_checkbox])
+        self.update()
+
+    def _node_options(self, name):
+        g = self.graphs[name]
+        return [(f"{n}: {g.nodes[n]['label']}" if "label" in g.nodes[n] else str(n), n)
+                for n in sorted(g.nodes)]
+
+    def _on_graph(self, change):
+        with self._hold():
+            self.node_dropdown.options = self._node_options(change["new"])
+            self.node_dropdown.value = 0
+
+    def update(self):
+        name = self.graph_dropdown.value
+        self.state = receptive_field_state(self.adjs[name], self.node_dropdown.value,
+                                           self.k_slider.value, self.self_loops_checkbox.value)
+        self.state["graph"] = name
+        self._show(draw_receptive_field(self.graphs[name], self.positions[name], self.state,
+                                        title_prefix=f"{name}: "))
+
+
+# ---------------------------------------------------------------------------------------------
+# Notebook 03: aggregators, self-loops and features layer by layer
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class GraphCase:
+    """A graph with starting features for :class:`AggregatorExplorer`.
+
+    ``features`` is (n, d) with column names ``feature_names``; ``order`` lists the nodes in
+    the order of the heatmap rows (default ``0..n-1``).
+    """
+
+    graph: nx.Graph
+    features: np.ndarray
+    feature_names: Sequence[str]
+    order: Sequence[int] | None = None
+
+    def __post_init__(self):
+        self.features = np.asarray(self.features, dtype=float)
+        n = self.graph.number_of_nodes()
+        if self.features.shape != (n, len(self.feature_names)):
+            raise ValueError(f"features must be ({n}, {len(self.feature_names)}), "
+                             f"got {self.features.shape}")
+        if self.order is None:
+            self.order = list(range(n))
+        elif sorted(self.order) != list(range(n)):
+            raise ValueError("order must be a permutation of 0..n-1")
+
+
+def aggregator_state(adj, h0, how: str, self_loops: bool, depth: int) -> dict:
+    """Features after ``0..depth`` rounds of aggregation only (:func:`gnnedu.mp.propagate_
+    features`), each layer also scaled to a maximum absolute value of 1 (``scaled``, so a sum
+    aggregator's growth does not hide the pattern), with the :func:`gnnedu.mp.spread` of each
+    layer."""
+    layers = mp.propagate_features(h0, adj, how, depth, self_loops)
+    scaled = []
+    for h in layers:
+        top = float(np.abs(h).max())
+        scaled.append(h / top if top > 0 else h.copy())
+    return {
+        "how": how,
+        "self_loops": self_loops,
+        "depth": depth,
+        "layers": layers,
+        "scaled": scaled,
+        "spread": np.array([mp.spread(h) for h in layers]),
+    }
+
+
+def draw_aggregator(case: GraphCase, state: dict, title_prefix: str = "") -> Figure:
+    """One heatmap per feature: rows are nodes (in ``case.order``), columns are layers."""
+    order = list(case.order)
+    labels = [str(case.graph.nodes[n].get("label", n)) for n in order]
+    mats = [np.stack([h[order, f] for h in state["scaled"]], axis=1)
+            for f in range(len(case.feature_names))]
+    loops = "with" if state["self_loops"] else "without"
+    n = len(order)
+    fig = plot.heatmap_row(
+        mats, titles=list(case.feature_names), row_labels=labels,
+        col_labels=list(range(state["depth"] + 1)), xlabel="layer", ylabel="node",
+        suptitle=(f"{title_prefix}{mp.AGGREGATOR_LABELS[state['how']]}, {loops} self-loops; "
+                  f"spread at layer {state['depth']}: {state['spread'][-1]:.3f}"),
+        colorbar_label="value / layer max", annotate=False, cmap="magma", shared_scale=True,
+        figsize=(8.0, min(7.5, 1.8 + 0.17 * n)),
+    )
+    return fig
+
+
+class AggregatorExplorer(_Explorer):
+    """Node features layer by layer under a chosen aggregator (notebook 03).
+
+    Controls: ``graph_dropdown`` (Dropdown "graph"), ``aggregator_dropdown`` (Dropdown
+    "aggregator": sum, mean, max, article, sym), ``self_loops_checkbox`` (Checkbox
+    "self-loops"), ``depth_slider`` (IntSlider "layers").
+    """
+
+    css_class = "gnnedu-aggregator"
+
+    def __init__(self, cases: Mapping[str, GraphCase], *, max_depth: int = 10, depth: int = 4,
+                 how: str = "mean", self_loops: bool = True):
+        if not cases:
+            raise ValueError("need at least one graph case")
+        self.cases = dict(cases)
+        self.adjs = {name: graph_adjacency(c.graph) for name, c in self.cases.items()}
+        self.graph_dropdown = widgets.Dropdown(options=list(self.cases), description="graph")
+        self.aggregator_dropdown = widgets.Dropdown(
+            options=[(f"{k}: {mp.AGGREGATOR_LABELS[k]}", k) for k in mp.AGGREGATORS], value=how,
+            description="aggregator")
+        self.self_loops_checkbox = widgets.Checkbox(value=self_loops, description="self-loops")
+        self.depth_slider = widgets.IntSlider(value=depth, min=1, max=max_depth,
+                                              description="layers", continuous_update=False)
+        self._init_view([self.graph_dropdown, self.aggregator_dropdown,
+                         self.self_loops_checkbox, self.depth_slider])
+        self.update()
+
+    def update(self):
+        name = self.graph_dropdown.value
+        case = self.cases[name]
+        self.state = aggregator_state(self.adjs[name], case.features,
+                                      self.aggregator_dropdown.value,
+                                      self.self_loops_checkbox.value, self.depth_slider.value)
+        self.state["graph"] = name
+        self._show(draw_aggregator(case, self.state, title_prefix=f"{name}: "))

@@ -1,0 +1,149 @@
+"""Explorers (gnnedu/widgets.py): drive the controls as a user would, check state and figure."""
+
+import ipywidgets
+import networkx as nx
+import numpy as np
+import pytest
+
+from gnnedu import mp, plot
+from gnnedu import widgets as gw
+from gnnedu.data import toy
+
+TRI_POS = {0: (0.0, 1.0), 1: (-1.0, 0.0), 2: (1.0, 0.0)}
+
+
+@pytest.fixture
+def stepper():
+    w, b = toy.article_weights()
+    return gw.MessagePassingStepper(toy.triangle_graph(), toy.triangle_features(), w, b,
+                                    pos=TRI_POS)
+
+
+@pytest.fixture(scope="module")
+def karate():
+    return nx.karate_club_graph()
+
+
+def _title(fig):
+    return fig.axes[0].get_title() or fig.get_suptitle()
+
+
+def test_stepper_is_a_real_widget_box(stepper):
+    assert isinstance(stepper.widget, ipywidgets.VBox)
+    assert {"gnnedu-widget", "gnnedu-stepper"} <= set(stepper.widget._dom_classes)
+    assert isinstance(stepper.round_slider, ipywidgets.IntSlider)
+    assert isinstance(stepper.substep_slider, ipywidgets.SelectionSlider)
+    assert isinstance(stepper.node_dropdown, ipywidgets.Dropdown)
+    assert isinstance(stepper.image, ipywidgets.Image) and stepper.image.value[:4] == b"\x89PNG"
+    bundle = stepper._repr_mimebundle_()
+    assert "application/vnd.jupyter.widget-view+json" in bundle
+
+
+def test_stepper_default_view(stepper):
+    s = stepper.state
+    assert (s["round"], s["substep"], s["node"]) == (1, "gather", 0)
+    assert s["sources"] == [1, 2]
+    np.testing.assert_array_equal(s["vectors"], np.eye(3))  # round 1 sends h^(0)
+    assert "Round 1, gather: node v1" in _title(stepper.figure)
+    assert "N(v1) = {v2, v3}" in stepper.arithmetic.value
+    assert "transform" not in stepper.arithmetic.value
+
+
+def test_stepper_controls_change_state_and_picture(stepper):
+    w, b = toy.article_weights()
+    hs = mp.propagate(toy.triangle_features(), toy.triangle_adjacency(), w, b, rounds=2)
+    png0, redraws0 = stepper.image.value, stepper.redraws
+    stepper.round_slider.value = 2
+    assert stepper.redraws == redraws0 + 1 and stepper.image.value != png0
+    np.testing.assert_allclose(stepper.state["vectors"], hs[1])  # round 2 sends h^(1)
+    stepper.substep_slider.value = "activate"
+    stepper.node_dropdown.value = 2
+    np.testing.assert_allclose(stepper.state["vectors"], hs[2])
+    assert stepper.state["sources"] == [0, 1]
+    assert "Round 2, activate: node v3" in _title(stepper.figure)
+    assert plot.format_vector(hs[2][2], 4) in stepper.arithmetic.value
+    stepper.substep_slider.value = "aggregate"
+    np.testing.assert_allclose(stepper.state["vectors"][2], (hs[1][0] + hs[1][1]) / 2)
+
+
+def test_stepper_state_rejects_bad_positions():
+    w, b = toy.article_weights()
+    traces = mp.trace(toy.triangle_features(), toy.triangle_adjacency(), w, b, rounds=2)
+    with pytest.raises(ValueError):
+        gw.stepper_state(traces, toy.triangle_features(), 3, "gather", 0, w, b)
+    with pytest.raises(ValueError):
+        gw.stepper_state(traces, toy.triangle_features(), 1, "gather", 5, w, b)
+
+
+def test_receptive_field_explorer(karate):
+    toy_g = toy.toy_bipartite_graph(threshold=toy.LIKE_THRESHOLD)
+    ex = gw.ReceptiveFieldExplorer({"karate": karate, "toy": toy_g}, max_k=4, k=1)
+    assert {"gnnedu-widget", "gnnedu-receptive-field"} <= set(ex.widget._dom_classes)
+    a = nx.to_numpy_array(karate, weight=None)
+    assert ex.state["field"] == mp.receptive_field(a, 0, 1).tolist()
+    assert ex.state["size"] == karate.degree[0] + 1
+    png = ex.image.value
+    ex.k_slider.value = 3
+    assert ex.state["size"] == len(mp.receptive_field(a, 0, 3)) and ex.image.value != png
+    assert f"{ex.state['size']} of 34 nodes" in _title(ex.figure)
+    ex.node_dropdown.value = 33
+    assert ex.state["node"] == 33
+    redraws = ex.redraws
+    ex.graph_dropdown.value = "toy"
+    assert ex.redraws == redraws + 1  # one redraw although the node list changed too
+    assert ex.state["graph"] == "toy" and ex.state["node"] == 0
+    assert [v for _, v in ex.node_dropdown.options] == list(range(11))
+    assert ex.node_dropdown.options[1][0] == "1: Ben"
+    ex.node_dropdown.value = 1
+    ex.k_slider.value = 2
+    ex.self_loops_checkbox.value = False
+    assert set(ex.state["field"]) <= set(range(5))  # even k without self-loops: users only
+    ex.self_loops_checkbox.value = True
+    assert set(ex.state["field"]) & set(range(5, 11))
+
+
+def test_graph_nodes_must_be_integers():
+    with pytest.raises(ValueError, match="0..n-1"):
+        gw.graph_adjacency(nx.path_graph(["a", "b"]))
+    with pytest.raises(ValueError):
+        gw.ReceptiveFieldExplorer({})
+
+
+def test_graph_case_validation(karate):
+    with pytest.raises(ValueError, match="features"):
+        gw.GraphCase(karate, np.zeros((34, 2)), ["only one name"])
+    with pytest.raises(ValueError, match="permutation"):
+        gw.GraphCase(karate, np.zeros((34, 1)), ["f"], order=[0] * 34)
+
+
+def test_aggregator_explorer(karate):
+    h0 = np.zeros((34, 2))
+    h0[0, 0] = h0[33, 1] = 1.0
+    case = gw.GraphCase(karate, h0, ["from 0", "from 33"])
+    ex = gw.AggregatorExplorer({"karate": case}, max_depth=6, depth=2, how="mean")
+    assert {"gnnedu-widget", "gnnedu-aggregator"} <= set(ex.widget._dom_classes)
+    a = nx.to_numpy_array(karate, weight=None)
+    assert len(ex.state["layers"]) == 3
+    np.testing.assert_allclose(ex.state["layers"][2], mp.propagate_features(h0, a, "mean", 2)[2])
+    png = ex.image.value
+    ex.aggregator_dropdown.value = "sum"
+    assert ex.state["how"] == "sum" and ex.image.value != png
+    np.testing.assert_allclose(ex.state["layers"][1], (a + np.eye(34)) @ h0)
+    ex.self_loops_checkbox.value = False
+    np.testing.assert_allclose(ex.state["layers"][1], a @ h0)
+    ex.depth_slider.value = 6
+    assert len(ex.state["layers"]) == 7 and len(ex.state["spread"]) == 7
+    for layer in ex.state["scaled"]:
+        assert np.abs(layer).max() == pytest.approx(1.0)
+    assert "sum over N(i), without self-loops" in ex.figure.get_suptitle()
+    heat = [ax for ax in ex.figure.axes if ax.images]
+    assert len(heat) == 2 and heat[0].images[0].get_array().shape == (34, 7)
+
+
+def test_aggregator_state_is_pure():
+    a = toy.triangle_adjacency()
+    s1 = gw.aggregator_state(a, np.eye(3), "max", True, 3)
+    s2 = gw.aggregator_state(a, np.eye(3), "max", True, 3)
+    np.testing.assert_array_equal(s1["layers"][3], np.ones((3, 3)))
+    np.testing.assert_array_equal(s1["spread"], s2["spread"])
+    assert s1["spread"][-1] == 0.0
