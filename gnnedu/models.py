@@ -160,8 +160,8 @@ class ItemKNN(_ItemItem):
     name = "ItemKNN"
 
     # Chosen on a 10% validation slice of the P1 training data (seed 0), by recall@20,
-    # from k in {25, 50, 100, 200, 400, all}.
-    def __init__(self, k: int = 100):
+    # from k in {25, 50, 100, 200, 400, all} (benchmarks/tune_p1.py).
+    def __init__(self, k: int = 200):
         super().__init__()
         if k < 1:
             raise ValueError(f"k must be >= 1, got {k}")
@@ -190,8 +190,8 @@ class EASE(_ItemItem):
     name = "EASE"
 
     # lam chosen on a 10% validation slice of the P1 training data (seed 0), by recall@20,
-    # from {50, 100, 200, 300, 500, 1000}.
-    def __init__(self, lam: float = 300.0):
+    # from {50, 100, 200, 300, 500, 1000} (benchmarks/tune_p1.py).
+    def __init__(self, lam: float = 500.0):
         super().__init__()
         if lam <= 0:
             raise ValueError(f"lam must be > 0, got {lam}")
@@ -278,19 +278,22 @@ class EmbeddingRecommender(Recommender):
         return out[: self.graph.num_users], out[self.graph.num_users:]
 
     def bpr_scores(self, graph, users, pos, neg):
-        """Scores of (user, positive) ``[B]`` and (user, negatives) ``[B, n]``, and the squared
-        norm of the batch's layer-0 embeddings ``[B]`` (for the L2 term)."""
+        """Scores of (user, positive) ``[B]`` and (user, negatives) ``[B, n]``, and the mean over
+        the batch of the squared norms of its layer-0 embeddings (user + positive + the mean over
+        the negatives), for the L2 term."""
         out = self.final_embeddings()
         b, n_neg = users.numel(), neg.shape[1]
         # One gather for users, positives and negatives (items are offset by num_users).
         idx = torch.cat([users, graph.num_users + pos, graph.num_users + neg.reshape(-1)])
-        rows = out[idx]
+        rows = out.index_select(0, idx)
         u, p, n = rows[:b], rows[b: 2 * b], rows[2 * b:].view(b, n_neg, -1)
         pos_scores = (u * p).sum(-1)
-        neg_scores = torch.bmm(n, u.unsqueeze(2)).squeeze(2)
-        ego = rows if out is self.embedding else self.embedding[idx]
-        sq = ego.pow(2).sum(-1)
-        l2 = sq[:b] + sq[b: 2 * b] + sq[2 * b:].view(b, n_neg).mean(1)
+        neg_scores = (n * u.unsqueeze(1)).sum(-1)
+        # sum over batch rows of ||e||^2 = sum over nodes of (times in batch) * ||e||^2:
+        # squaring the table once is cheaper than gathering the batch's rows a second time.
+        times = (torch.bincount(idx[: 2 * b], minlength=graph.num_nodes)
+                 + torch.bincount(idx[2 * b:], minlength=graph.num_nodes) / n_neg)
+        l2 = (times * self.embedding.pow(2).sum(1)).sum() / b
         return pos_scores, neg_scores, l2
 
     @torch.no_grad()

@@ -8,8 +8,9 @@ API summary
   loss; with ``val`` (held-out interactions carved from train, never the test set) it evaluates
   every ``eval_every`` epochs, stops after ``patience`` evaluations without improvement of
   ``metric`` and restores the best parameters. Models call it from ``model.fit``.
-- ``History``: ``epochs``, ``loss`` (mean BPR loss per epoch), ``val`` (list of metric dicts,
-  with the epoch), ``best_epoch``, ``best_score``, ``seconds``; ``to_frame()`` -> DataFrame.
+- ``History``: ``epochs``, ``loss`` (mean BPR loss per epoch), ``epoch_seconds``, ``val`` (list
+  of metric dicts, with the epoch), ``best_epoch``, ``best_score``, ``seconds``;
+  ``to_frame()`` -> DataFrame.
 - ``sample_negatives(users, num_items, num_neg, known, generator) -> LongTensor [B, num_neg]``:
   uniform items, resampled (vectorised) while they hit a training item of the user;
   ``known_pairs(graph)`` gives ``known``.
@@ -18,9 +19,10 @@ API summary
   the training DataFrame for early stopping and hyper-parameter choice.
 
 The model side of the contract (``gnnedu.models.EmbeddingRecommender``):
-``model.reset_parameters(generator)``, ``model.bpr_scores(graph, users, pos, neg) ->
-(pos_scores [B], neg_scores [B, n], l2 [B])`` where ``l2`` is the squared norm of the batch's
-layer-0 embeddings (user + positive + mean over negatives), and ``model.score(users)``.
+``model.attach(graph)``, ``model.reset_parameters(generator)``, ``model.param_groups(wd)``,
+``model.bpr_scores(graph, users, pos, neg) -> (pos_scores [B], neg_scores [B, n], l2)`` where
+``l2`` is the batch mean of the squared norms of the layer-0 embeddings (user + positive + mean
+over negatives), and ``model.score(users)``. The objective is ``bpr_loss + reg / 2 * l2``.
 
 Determinism: parameters are initialised and batches, negatives and dropout masks drawn from
 generators seeded by ``config.seed``; the global torch RNG is saved and restored around
@@ -71,6 +73,7 @@ class History:
 
     epochs: list = field(default_factory=list)    # epoch number (1-based) of each loss entry
     loss: list = field(default_factory=list)      # mean BPR loss (without L2) per epoch
+    epoch_seconds: list = field(default_factory=list)  # wall time of each epoch's updates
     val: list = field(default_factory=list)       # dicts: {"epoch": e, "recall@20": ..., ...}
     best_epoch: int | None = None
     best_score: float | None = None
@@ -196,6 +199,7 @@ def train_bpr(model, graph: BipartiteGraph, val=None, config: TrainConfig | None
         best_state, bad = None, 0
         for epoch in _progress(range(1, config.epochs + 1), config.progress, model.name):
             model.train()
+            tick = time.perf_counter()
             perm = torch.randperm(n, generator=gen)
             total, batches = 0.0, 0
             for lo in range(0, n, config.batch_size):
@@ -204,12 +208,13 @@ def train_bpr(model, graph: BipartiteGraph, val=None, config: TrainConfig | None
                 neg = sample_negatives(users, graph.num_items, config.num_neg, known, gen)
                 pos_scores, neg_scores, l2 = model.bpr_scores(graph, users, pos, neg)
                 loss = bpr_loss(pos_scores, neg_scores)
-                objective = loss + config.reg * 0.5 * l2.mean()
+                objective = loss + config.reg * 0.5 * l2
                 optimizer.zero_grad(set_to_none=True)
                 objective.backward()
                 optimizer.step()
                 total += float(loss.detach())
                 batches += 1
+            history.epoch_seconds.append(time.perf_counter() - tick)
             history.epochs.append(epoch)
             history.loss.append(total / max(batches, 1))
             last = epoch == config.epochs

@@ -1,0 +1,110 @@
+"""Choose each model's hyper-parameters on validation data only (protocol P1, seed 0).
+
+The seed-0 P1 training split (80% of MovieLens-100K) is cut again, per user, into 90% fit and
+10% validation (``gnnedu.train.carve_validation``, seed 0). Every configuration is fitted on the
+fit part and scored on the validation part with the fit items masked; trained models use early
+stopping on validation recall@20 to pick their epoch count. The test split is never read.
+The winners are the defaults in ``gnnedu/models.py``.
+
+    GNNEDU_DATA=/work/shared/data .venv/bin/python benchmarks/tune_p1.py [MODEL ...] [--out F]
+
+MODEL is one of ease, itemknn, mf, gcn, lightgcn (default: all). Prints one line per
+configuration and writes them to ``--out`` (JSON, default benchmarks/tune_p1.json).
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import time
+from pathlib import Path
+
+from gnnedu import setup_notebook
+from gnnedu.data import load_movielens, split_random
+from gnnedu.graph import build_graph
+from gnnedu.metrics import evaluate
+from gnnedu.models import EASE, MF, GCNRecommender, ItemKNN, LightGCN
+from gnnedu.train import carve_validation
+
+# Training settings shared by the trained models' searches (early stopping picks the epochs).
+SEARCH = dict(epochs=300, eval_every=5, patience=4, metric="recall@20", ks=(20,))
+
+
+def grid(**axes):
+    keys = list(axes)
+    for values in itertools.product(*(axes[k] for k in keys)):
+        yield dict(zip(keys, values))
+
+
+def configurations(name):
+    """(model constructor kwargs, fit kwargs) pairs to try for ``name``."""
+    if name == "ease":
+        for lam in (50, 100, 200, 300, 500, 1000):
+            yield {"lam": float(lam)}, {}
+    elif name == "itemknn":
+        for k in (25, 50, 100, 200, 400, 1682):
+            yield {"k": k}, {}
+    elif name == "mf":
+        for fit in grid(lr=(1e-2, 3e-3), reg=(1e-4, 1e-3, 1e-2), num_neg=(4,),
+                        batch_size=(4096,)):
+            yield {"dim": 64}, fit
+    elif name == "lightgcn":
+        for (layers, reg, lr) in itertools.product((2, 3, 4), (1e-4, 1e-3, 1e-2), (1e-2,)):
+            yield {"num_layers": layers}, {"reg": reg, "lr": lr, "num_neg": 4,
+                                           "batch_size": 4096}
+    elif name == "gcn":
+        for layers, dropout, reg in itertools.product((1, 2, 3), (0.0, 0.1, 0.3), (1e-3,)):
+            yield {"num_layers": layers, "dropout": dropout}, {
+                "reg": reg, "lr": 1e-2, "num_neg": 4, "batch_size": 4096}
+    else:
+        raise ValueError(name)
+
+
+CLASSES = {"ease": EASE, "itemknn": ItemKNN, "mf": MF, "gcn": GCNRecommender,
+           "lightgcn": LightGCN}
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("models", nargs="*", default=list(CLASSES))
+    parser.add_argument("--out", default=str(Path(__file__).with_name("tune_p1.json")))
+    args = parser.parse_args(argv)
+
+    setup_notebook(seed=0)
+    ml = load_movielens(progress=False)
+    train, _test = split_random(ml.ratings, 0.2, seed=0)   # _test is never used here
+    fit_df, val_df = carve_validation(train, ratio=0.1, seed=0)
+    graph = build_graph(fit_df, ml.num_users, ml.num_items)
+    print(f"fit {len(fit_df)} / validation {len(val_df)} interactions")
+
+    out_path = Path(args.out)
+    rows = json.loads(out_path.read_text()) if out_path.exists() else []
+    for name in args.models:
+        rows = [r for r in rows if r["model"] != name]
+        for model_kwargs, fit_kwargs in configurations(name):
+            setup_notebook(seed=0)
+            model = CLASSES[name](**model_kwargs)
+            start = time.perf_counter()
+            if fit_kwargs or name in ("mf", "gcn", "lightgcn"):
+                model.fit(graph, val=val_df, **{**SEARCH, **fit_kwargs})
+            else:
+                model.fit(graph)
+            seconds = time.perf_counter() - start
+            m = evaluate(model, graph, val_df, ks=(20,))
+            history = getattr(model, "history", None)
+            row = {"model": name, **model_kwargs, **fit_kwargs,
+                   "val_recall@20": round(m["recall@20"], 4),
+                   "val_ndcg@20": round(m["ndcg@20"], 4),
+                   "best_epoch": history.best_epoch if history else None,
+                   "seconds": round(seconds, 1)}
+            rows.append(row)
+            print(json.dumps(row), flush=True)
+            out_path.write_text(json.dumps(rows, indent=1) + "\n")
+    for name in args.models:
+        best = max((r for r in rows if r["model"] == name), key=lambda r: r["val_recall@20"])
+        print("best", json.dumps(best))
+
+
+if __name__ == "__main__":
+    main()
