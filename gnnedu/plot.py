@@ -65,10 +65,18 @@ def new_figure(nrows: int = 1, ncols: int = 1, figsize=(6.0, 4.0), **subplot_kw)
     return fig, axes
 
 
-def _axes(ax, figsize):
+def axes_for(ax=None, figsize=(6.0, 4.0)):
+    """``(fig, ax)``: the given axes and its figure, or a new figure of ``figsize``.
+
+    The pattern every drawing function here follows; use it in your own ``draw_*`` helpers so
+    they too can draw into a shared figure.
+    """
     if ax is not None:
         return ax.figure, ax
     return new_figure(figsize=figsize)
+
+
+_axes = axes_for  # older name, kept for callers that already use it
 
 
 def figure_to_png(fig: Figure, dpi: int = 80) -> bytes:
@@ -143,7 +151,7 @@ def draw_graph(
     a number or a list in ``graph.edges`` order. ``highlight`` nodes get a thick red ring,
     ``dim`` nodes are drawn light grey. ``legend`` maps a text to a colour.
     """
-    fig, ax = _axes(ax, figsize)
+    fig, ax = axes_for(ax, figsize)
     pos = dict(pos) if pos is not None else spring_positions(graph)
     nodes = list(graph.nodes)
     if node_color is None:
@@ -370,7 +378,7 @@ def heatmap(
     n_rows, n_cols = m.shape
     if figsize is None:
         figsize = (min(12.0, 1.6 + 0.55 * n_cols), min(9.0, 1.4 + 0.32 * n_rows))
-    fig, ax = _axes(ax, figsize)
+    fig, ax = axes_for(ax, figsize)
     im = ax.imshow(m, cmap=cmap, vmin=vmin, vmax=vmax, aspect="auto", interpolation="nearest")
     rows = list(row_labels) if row_labels is not None else list(range(n_rows))
     cols = list(col_labels) if col_labels is not None else list(range(n_cols))
@@ -453,7 +461,7 @@ def curves(
     ``x`` may also be a mapping with the same keys as ``ys`` when the lines have different
     x values (e.g. evaluation every few epochs).
     """
-    fig, ax = _axes(ax, figsize)
+    fig, ax = axes_for(ax, figsize)
     for name, y in ys.items():
         xs = x[name] if isinstance(x, Mapping) else x
         y = np.asarray(y, dtype=float)

@@ -114,3 +114,13 @@ def test_messages_and_vectors_on_nodes():
     box = next(t for t in ax.texts if t.get_text() == "[0.5, 0.5, 0.65]")
     assert box.get_position()[1] > pos[0][1]  # the top node's box sits above it
     assert plot.format_vector([0.125, -0.0001, 2.0], 2) == "[0.12, 0, 2]"
+
+
+def test_drawing_into_a_shared_figure():
+    fig, (ax1, ax2) = plot.new_figure(1, 2, figsize=(8, 3))
+    out1 = plot.curves([0, 1], {"a": [0, 1]}, ax=ax1, title="left", xlabel="x", ylabel="y")
+    out2 = plot.heatmap(np.eye(2), ax=ax2, title="right")
+    assert out1 is fig and out2 is fig
+    assert plot.axes_for(ax1) == (fig, ax1)
+    new_fig, new_ax = plot.axes_for(None, figsize=(2, 2))
+    assert new_fig is not fig and tuple(new_fig.get_size_inches()) == (2.0, 2.0)
