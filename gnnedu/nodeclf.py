@@ -1,0 +1,313 @@
+"""Node classification on Cora: GCN, an MLP and SGC-style features (taught in notebook 04).
+
+``notebooks/04_gcn_on_cora.ipynb`` repairs the source article's program and compares three
+models on the public Planetoid split (140 training labels, 500 validation, 1000 test nodes):
+
+- :class:`GCN`: the two-layer graph convolutional network of Kipf and Welling (ICLR 2017),
+  ``softmax(S ReLU(S X W1) W2)`` with ``S = D~^-1/2 (A + I) D~^-1/2`` (PyG's ``GCNConv``);
+- :class:`MLP`: the same two layers without ``S``: it never sees the graph;
+- :class:`LinearClassifier` on :func:`propagate_features` ``S^K X``: Simplified Graph
+  Convolution (SGC; Wu et al., ICML 2019), which moves all propagation into preprocessing.
+
+API summary
+-----------
+- ``normalize_features(x)``: rows scaled to sum to one (Kipf and Welling's preprocessing).
+- ``propagate_features(x, edge_index, k)``: ``S^k x`` with GCNConv's normalisation.
+- ``GCN(in_dim, num_classes, hidden=16, dropout=0.5)``, ``MLP(...)``,
+  ``LinearClassifier(in_dim, num_classes)``: ``model(x, edge_index)`` returns class scores
+  (logits); ``model.hidden(x, edge_index)`` the hidden layer; ``model.param_groups(wd)`` puts
+  weight decay on the first layer only, as Kipf and Welling did.
+- ``train_node_classifier(model, data, epochs=200, lr=0.01, weight_decay=5e-4, seed=0)``
+  -> :class:`History`: full-batch Adam on the cross-entropy of the training nodes, with
+  loss and accuracy of the training and validation nodes after every epoch and the test
+  accuracy of the final model.
+- ``fit(name, data, seed=0, **options)`` -> ``(model, History)``: builds "gcn", "mlp" or "sgc"
+  from a seed and trains it; ``accuracy(logits, y, mask)``; ``pca_2d(h)`` for pictures.
+
+Determinism: :func:`fit` seeds the initial weights and the dropout masks inside
+``torch.random.fork_rng``, so a run depends on its seed only (not on what ran before) and leaves
+the caller's random state alone. With ``torch.use_deterministic_algorithms(True)`` and one thread
+(``gnnedu.setup_notebook``) two runs give bit-identical accuracies on the same machine.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch_geometric.nn import GCNConv
+from torch_geometric.nn.conv.gcn_conv import gcn_norm
+
+# Kipf and Welling (2017), section 5.3: the settings used for Cora.
+HIDDEN = 16
+DROPOUT = 0.5
+LR = 0.01
+WEIGHT_DECAY = 5e-4
+EPOCHS = 200
+# Wu et al. (2019): K = 2 propagation steps, then logistic regression trained with lr 0.2 for
+# 100 epochs (they tune the weight decay on the validation nodes).
+SGC_K = 2
+SGC_LR = 0.2
+SGC_EPOCHS = 100
+
+
+def normalize_features(x: torch.Tensor) -> torch.Tensor:
+    """Divide each row by its sum (rows of zeros stay zero); returns a new tensor."""
+    if x.dim() != 2:
+        raise ValueError(f"x must be a 2-D [num_nodes, num_features] tensor, got {tuple(x.shape)}")
+    total = x.sum(dim=1, keepdim=True)
+    return x / total.clamp(min=torch.finfo(x.dtype).tiny)
+
+
+def sparse_features(x: torch.Tensor) -> torch.Tensor:
+    """``x`` as a coalesced sparse COO tensor (returned unchanged if it already is one).
+
+    Cora's bag-of-words features are 98.7% zeros. Stored sparse, the first layer multiplies
+    only the non-zeros (about ten times faster here) and dropout draws only for them.
+    """
+    if x.is_sparse:
+        return x.coalesce()
+    return x.to_sparse().coalesce()
+
+
+def feature_dropout(x: torch.Tensor, p: float, training: bool) -> torch.Tensor:
+    """Dropout that also works on a sparse COO ``x``: it drops stored entries only.
+
+    Dropping a zero changes nothing, so this has the same distribution as ``F.dropout`` on
+    the dense matrix; Kipf and Welling's code drops the entries of its sparse features the
+    same way.
+    """
+    if not x.is_sparse:
+        return F.dropout(x, p, training)
+    if not training or p == 0.0:
+        return x
+    values = F.dropout(x.values(), p, training)
+    return torch.sparse_coo_tensor(x.indices(), values, x.shape, is_coalesced=True,
+                                   check_invariants=False)
+
+
+def propagate_features(x: torch.Tensor, edge_index: torch.Tensor, k: int = SGC_K) -> torch.Tensor:
+    """``S^k x`` with ``S = D~^-1/2 (A + I) D~^-1/2``, the normalisation ``GCNConv`` uses.
+
+    ``S`` is built from PyG's ``gcn_norm`` (self-loops added, entry ``S[i, j]`` for the edge
+    ``j -> i``) as a sparse matrix, then applied ``k`` times. ``k = 0`` returns a copy of ``x``.
+    """
+    if k < 0:
+        raise ValueError(f"k must be >= 0, got {k}")
+    num_nodes = x.size(0)
+    if edge_index.numel() and int(edge_index.max()) >= num_nodes:
+        raise ValueError("edge_index names a node >= x.size(0)")
+    index, weight = gcn_norm(edge_index, None, num_nodes, add_self_loops=True, dtype=x.dtype)
+    source, target = index
+    s = torch.sparse_coo_tensor(torch.stack([target, source]), weight, (num_nodes, num_nodes),
+                                check_invariants=True).coalesce()
+    out = x.clone()
+    for _ in range(k):
+        out = torch.sparse.mm(s, out)
+    return out
+
+
+class GCN(nn.Module):
+    """Two GCN layers: dropout, ``GCNConv``, ReLU, dropout, ``GCNConv`` (Kipf and Welling 2017).
+
+    ``GCNConv`` adds the self-loops and the symmetric normalisation itself. It recomputes them at
+    every call (``cached=False``, PyG's default): caching would save little on Cora and would
+    silently keep using the first graph if the model were later called on another one.
+    """
+
+    def __init__(self, in_dim: int, num_classes: int, hidden: int = HIDDEN,
+                 dropout: float = DROPOUT):
+        super().__init__()
+        self.dropout = dropout
+        self.conv1 = GCNConv(in_dim, hidden)
+        self.conv2 = GCNConv(hidden, num_classes)
+
+    def hidden(self, x, edge_index):
+        x = feature_dropout(x, self.dropout, self.training)
+        return F.relu(self.conv1(x, edge_index))
+
+    def forward(self, x, edge_index):
+        h = F.dropout(self.hidden(x, edge_index), self.dropout, self.training)
+        return self.conv2(h, edge_index)
+
+    def param_groups(self, weight_decay: float):
+        return [
+            {"params": self.conv1.parameters(), "weight_decay": weight_decay},
+            {"params": self.conv2.parameters(), "weight_decay": 0.0},
+        ]
+
+
+class MLP(nn.Module):
+    """The GCN's twin without the graph: ``Linear``, ReLU, ``Linear`` with the same dropout."""
+
+    def __init__(self, in_dim: int, num_classes: int, hidden: int = HIDDEN,
+                 dropout: float = DROPOUT):
+        super().__init__()
+        self.dropout = dropout
+        self.lin1 = nn.Linear(in_dim, hidden)
+        self.lin2 = nn.Linear(hidden, num_classes)
+
+    def hidden(self, x, edge_index=None):
+        x = feature_dropout(x, self.dropout, self.training)
+        return F.relu(self.lin1(x))
+
+    def forward(self, x, edge_index=None):
+        h = F.dropout(self.hidden(x), self.dropout, self.training)
+        return self.lin2(h)
+
+    def param_groups(self, weight_decay: float):
+        return [
+            {"params": self.lin1.parameters(), "weight_decay": weight_decay},
+            {"params": self.lin2.parameters(), "weight_decay": 0.0},
+        ]
+
+
+class LinearClassifier(nn.Module):
+    """Multinomial logistic regression; on ``propagate_features(x, edge_index, K)`` it is SGC."""
+
+    def __init__(self, in_dim: int, num_classes: int):
+        super().__init__()
+        self.lin = nn.Linear(in_dim, num_classes)
+
+    def hidden(self, x, edge_index=None):
+        return x
+
+    def forward(self, x, edge_index=None):
+        return self.lin(x)
+
+    def param_groups(self, weight_decay: float):
+        return [{"params": self.lin.parameters(), "weight_decay": weight_decay}]
+
+
+def accuracy(logits: torch.Tensor, y: torch.Tensor, mask: torch.Tensor) -> float:
+    """Share of the nodes in boolean ``mask`` whose highest-scoring class is ``y``."""
+    if mask.dtype != torch.bool or mask.shape != y.shape:
+        raise ValueError("mask must be a boolean tensor with one entry per node")
+    count = int(mask.sum())
+    if count == 0:
+        raise ValueError("mask selects no node")
+    return int((logits[mask].argmax(dim=1) == y[mask]).sum()) / count
+
+
+@dataclass
+class History:
+    """What :func:`train_node_classifier` saw, one entry per epoch (epochs count from 1)."""
+
+    epoch: list[int] = field(default_factory=list)
+    train_loss: list[float] = field(default_factory=list)
+    val_loss: list[float] = field(default_factory=list)
+    train_acc: list[float] = field(default_factory=list)
+    val_acc: list[float] = field(default_factory=list)
+    test_acc: float | None = None  # of the final model, read once at the end
+
+    @property
+    def best_val_epoch(self) -> int:
+        """The first epoch with the highest validation accuracy."""
+        best = max(range(len(self.val_acc)), key=lambda i: (self.val_acc[i], -i))
+        return self.epoch[best]
+
+
+def _check_masks(data) -> None:
+    n = data.num_nodes
+    for name in ("train_mask", "val_mask", "test_mask"):
+        mask = getattr(data, name, None)
+        if mask is None or mask.dtype != torch.bool or mask.shape != (n,):
+            raise ValueError(f"data.{name} must be a boolean tensor of length {n}")
+    overlap = data.train_mask & (data.val_mask | data.test_mask) | data.val_mask & data.test_mask
+    if bool(overlap.any()):
+        raise ValueError("train, validation and test masks must be disjoint")
+
+
+def train_node_classifier(model: nn.Module, data, epochs: int = EPOCHS, lr: float = LR,
+                          weight_decay: float = WEIGHT_DECAY, keep_best: bool = False) -> History:
+    """Full-batch Adam on the cross-entropy of the training nodes of ``data`` (a PyG ``Data``).
+
+    After every step the model is evaluated (dropout off) on the training and validation
+    nodes. The test nodes are read once, after the last epoch; with ``keep_best=True`` the
+    parameters of :attr:`History.best_val_epoch` are restored first (model selection on the
+    validation nodes only).
+    """
+    _check_masks(data)
+    if epochs < 1:
+        raise ValueError(f"epochs must be >= 1, got {epochs}")
+    x, edge_index, y = data.x, data.edge_index, data.y
+    optimizer = torch.optim.Adam(model.param_groups(weight_decay), lr=lr)
+    history = History()
+    best_state, best_acc = None, -1.0
+    for epoch in range(1, epochs + 1):
+        model.train()
+        optimizer.zero_grad()
+        loss = F.cross_entropy(model(x, edge_index)[data.train_mask], y[data.train_mask])
+        loss.backward()
+        optimizer.step()
+
+        model.eval()
+        with torch.no_grad():
+            logits = model(x, edge_index)
+        history.epoch.append(epoch)
+        history.train_loss.append(
+            float(F.cross_entropy(logits[data.train_mask], y[data.train_mask])))
+        history.val_loss.append(float(F.cross_entropy(logits[data.val_mask], y[data.val_mask])))
+        history.train_acc.append(accuracy(logits, y, data.train_mask))
+        history.val_acc.append(accuracy(logits, y, data.val_mask))
+        if keep_best and history.val_acc[-1] > best_acc:
+            best_acc, best_state = history.val_acc[-1], copy.deepcopy(model.state_dict())
+    if keep_best:
+        model.load_state_dict(best_state)
+    model.eval()
+    with torch.no_grad():
+        history.test_acc = accuracy(model(x, edge_index), y, data.test_mask)
+    return history
+
+
+MODELS = ("gcn", "mlp", "sgc")
+
+
+def fit(name: str, data, seed: int = 0, hidden: int = HIDDEN, dropout: float = DROPOUT,
+        k: int = SGC_K, **options):
+    """Build model ``name`` ("gcn", "mlp" or "sgc") from ``seed`` and train it on ``data``.
+
+    ``data.x`` is used as given (normalise it first with :func:`normalize_features`); "gcn" and
+    "mlp" train on :func:`sparse_features` of it (same numbers up to rounding, faster). "sgc"
+    trains a :class:`LinearClassifier` on ``propagate_features(data.x, data.edge_index, k)``
+    with SGC's learning rate and epochs unless ``options`` override them. ``data`` itself is
+    not changed. Returns ``(model, history)``; the model is in eval mode and expects
+    ``sparse_features(x)`` ("gcn", "mlp") or ``propagate_features(x, edge_index, k)`` ("sgc").
+    """
+    if name not in MODELS:
+        raise ValueError(f"unknown model {name!r}; choose one of {MODELS}")
+    num_classes = int(data.y.max()) + 1
+    data = data.clone()
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        if name == "sgc":
+            data.x = propagate_features(data.x.to_dense() if data.x.is_sparse else data.x,
+                                        data.edge_index, k)
+            options = {"lr": SGC_LR, "epochs": SGC_EPOCHS, **options}
+            model = LinearClassifier(data.num_features, num_classes)
+        else:
+            data.x = sparse_features(data.x)
+            cls = GCN if name == "gcn" else MLP
+            model = cls(data.num_features, num_classes, hidden=hidden, dropout=dropout)
+        history = train_node_classifier(model, data, **options)
+    return model, history
+
+
+def pca_2d(h: torch.Tensor) -> torch.Tensor:
+    """Project the rows of ``h`` on their first two principal components.
+
+    Centre the columns, take the top two right singular vectors, and fix each one's sign so
+    that its largest-magnitude loading is positive (SVD signs are arbitrary), so the picture
+    is the same on every run.
+    """
+    if h.dim() != 2 or h.size(1) < 2:
+        raise ValueError(f"h must be [n, d] with d >= 2, got {tuple(h.shape)}")
+    centred = h - h.mean(dim=0, keepdim=True)
+    _, _, vh = torch.linalg.svd(centred, full_matrices=False)
+    directions = vh[:2]
+    top = directions.abs().argmax(dim=1)
+    signs = torch.sign(directions[torch.arange(2), top])
+    return centred @ (directions * signs.unsqueeze(1)).T
