@@ -1,0 +1,149 @@
+"""Exercise solutions of notebook 06, checked against gnnedu.metrics and by simulation."""
+
+import math
+import os
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from gnnedu.graph import build_graph
+from gnnedu.metrics import evaluate, ranking_metrics
+from gnnedu.models import EASE, Popularity
+from notebooks.solutions import nb06
+
+ZIP = Path(os.environ.get("GNNEDU_DATA", Path(__file__).parents[2] / "shared" / "data")) \
+    / "ml-100k.zip"
+needs_movielens = pytest.mark.skipif(not ZIP.is_file(), reason=f"no MovieLens copy at {ZIP}")
+
+
+# Exercise 1 -------------------------------------------------------------------------------------
+
+def test_metrics_at_k_hand_example():
+    # user A of the notebook: list [2, 6, 8, 4, 9], test items {3, 6, 9}
+    m = nb06.metrics_at_k([2, 6, 8, 4, 9, 3], {3, 6, 9}, 5)
+    assert m["precision"] == pytest.approx(0.4)
+    assert m["recall"] == pytest.approx(2 / 3)
+    assert m["map"] == pytest.approx((1 / 2 + 2 / 5) / 3)
+    idcg = 1 + 1 / math.log2(3) + 1 / math.log2(4)
+    assert m["ndcg"] == pytest.approx((1 / math.log2(3) + 1 / math.log2(6)) / idcg)
+    assert m["hit"] == 1.0
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_metrics_at_k_agrees_with_gnnedu(seed):
+    rng = np.random.default_rng(seed)
+    k = int(rng.integers(1, 8))
+    ranked = rng.permutation(30)[:12].tolist()
+    relevant = set(rng.choice(30, size=int(rng.integers(1, 10)), replace=False).tolist())
+    ours = nb06.metrics_at_k(ranked, relevant, k)
+    hits = torch.tensor([[item in relevant for item in ranked[:k]]])
+    theirs = ranking_metrics(hits, torch.tensor([len(relevant)]), ks=(k,))
+    for name, value in ours.items():
+        assert value == pytest.approx(float(theirs[f"{name}@{k}"][0])), name
+
+
+def test_metrics_at_k_rejects_bad_input():
+    with pytest.raises(ValueError):
+        nb06.metrics_at_k([1, 2], set(), 2)
+    with pytest.raises(ValueError):
+        nb06.metrics_at_k([1, 2], {1}, 0)
+
+
+# Exercise 2 -------------------------------------------------------------------------------------
+
+def test_expected_random_precision_matches_simulation():
+    rng = np.random.default_rng(0)
+    num_users, num_items, k = 20, 30, 5
+    rows = [(u, int(i)) for u in range(num_users)
+            for i in rng.choice(num_items, size=int(rng.integers(4, 15)), replace=False)]
+    df = pd.DataFrame(rows, columns=["user", "item"])
+    test_mask = rng.random(len(df)) < 0.4
+    train, test = df[~test_mask], df[test_mask]
+    graph = build_graph(train, num_users, num_items)
+    draws = [evaluate(torch.rand(num_users, num_items, generator=torch.Generator().manual_seed(s)),
+                      graph, test, ks=(k,))[f"precision@{k}"] for s in range(300)]
+    n_train = np.bincount(train["user"], minlength=num_users)
+    n_test = np.bincount(test["user"], minlength=num_users)
+    expected = nb06.expected_random_precision(n_train, n_test, num_items, k)
+    stderr = np.std(draws) / np.sqrt(len(draws))
+    assert abs(np.mean(draws) - expected) < 4 * stderr
+
+
+def test_expected_random_precision_edge_cases():
+    # every unseen item is a test item: precision 1
+    assert nb06.expected_random_precision([2, 5], [8, 5], 10, 3) == pytest.approx(1.0)
+    # users without test items do not count
+    assert nb06.expected_random_precision([0, 0], [5, 0], 10, 3) == pytest.approx(0.5)
+    with pytest.raises(ValueError):
+        nb06.expected_random_precision([9], [1], 10, 3)
+
+
+# Exercise 3 -------------------------------------------------------------------------------------
+
+def test_expected_sampled_hit_extremes_and_monotone():
+    assert nb06.expected_sampled_hit(0, 1000, 100, 10) == pytest.approx(1.0)
+    assert nb06.expected_sampled_hit(1000, 1000, 100, 10) == pytest.approx(0.0)
+    values = [nb06.expected_sampled_hit(r, 500, 50, 5) for r in range(0, 501, 25)]
+    assert all(a >= b for a, b in zip(values, values[1:]))
+
+
+def test_expected_sampled_hit_matches_simulation():
+    n_items, n_neg, k, r = 60, 12, 3, 15
+    rng = np.random.default_rng(1)
+    # items 0..r-1 score above the positive; draw negatives, count how many come from above
+    above = np.array([(rng.choice(n_items, n_neg, replace=False) < r).sum()
+                      for _ in range(20_000)])
+    simulated = (above < k).mean()
+    assert nb06.expected_sampled_hit(r, n_items, n_neg, k) == pytest.approx(simulated, abs=0.01)
+
+
+def test_expected_sampled_hit_checks_arguments():
+    with pytest.raises(ValueError):
+        nb06.expected_sampled_hit(-1, 10, 5, 1)
+    with pytest.raises(ValueError):
+        nb06.expected_sampled_hit(3, 10, 11, 1)
+
+
+# Exercise 4 -------------------------------------------------------------------------------------
+
+def small_graph():
+    # item i is rated by users 0..(9 - i): popularity decreases with the index
+    rows = [(u, i) for i in range(10) for u in range(10 - i)]
+    return build_graph(pd.DataFrame(rows, columns=["user", "item"]), 12, 10)
+
+
+def test_tail_share_extremes():
+    graph = small_graph()
+    pop = Popularity().fit(graph)
+    # users 10 and 11 have no training items: their lists are the 2 most popular items
+    fresh = SimpleNamespace(graph=graph, recommend=lambda k: pop.recommend(users=[10, 11], k=k))
+    assert nb06.tail_share(fresh, k=2, head=0.2) == 0.0
+    # a model that lists the least popular items first is all tail
+    backwards = SimpleNamespace(graph=graph, recommend=lambda k: torch.tensor([[9, 8]] * 12))
+    assert nb06.tail_share(backwards, k=2, head=0.5) == 1.0
+
+
+def test_tail_share_counts_places():
+    graph = small_graph()
+    mixed = SimpleNamespace(graph=graph, recommend=lambda k: torch.tensor([[0, 9], [1, 2]]))
+    # head = 3 most popular items (0, 1, 2): one of four places is outside it
+    assert nb06.tail_share(mixed, k=2, head=0.3) == pytest.approx(0.25)
+    with pytest.raises(ValueError):
+        nb06.tail_share(mixed, head=1.0)
+
+
+@needs_movielens
+def test_tail_share_on_movielens():
+    from gnnedu.data import load_movielens, split_random
+
+    ml = load_movielens(download=False, progress=False)
+    train, _ = split_random(ml.ratings, 0.2, seed=0)
+    graph = build_graph(train, ml.num_users, ml.num_items)
+    pop_share = nb06.tail_share(Popularity().fit(graph))
+    ease_share = nb06.tail_share(EASE().fit(graph))
+    # nobody has rated 326 of the 336 head movies, so Popularity never leaves the head
+    assert pop_share == 0.0 < ease_share
