@@ -9,7 +9,8 @@ The winners are the defaults in ``gnnedu/models.py``.
     GNNEDU_DATA=/work/shared/data .venv/bin/python benchmarks/tune_p1.py [MODEL ...] [--out F]
 
 MODEL is one of ease, itemknn, mf, gcn, lightgcn (default: all). Prints one line per
-configuration and writes them to ``--out`` (JSON, default benchmarks/tune_p1.json).
+configuration and writes them to ``--out`` (JSON, default benchmarks/tune_p1.json); a rerun
+skips the configurations already in that file (``--fresh`` reruns them).
 """
 
 from __future__ import annotations
@@ -46,17 +47,25 @@ def configurations(name):
         for k in (25, 50, 100, 200, 400, 1682):
             yield {"k": k}, {}
     elif name == "mf":
-        for fit in grid(lr=(1e-2, 3e-3), reg=(1e-4, 1e-3, 1e-2), num_neg=(4,),
+        for fit in grid(lr=(1e-2, 3e-3), reg=(1e-4, 1e-3, 1e-2, 3e-2), num_neg=(4,),
                         batch_size=(4096,)):
             yield {"dim": 64}, fit
     elif name == "lightgcn":
-        for (layers, reg, lr) in itertools.product((2, 3, 4), (1e-4, 1e-3, 1e-2), (1e-2,)):
-            yield {"num_layers": layers}, {"reg": reg, "lr": lr, "num_neg": 4,
-                                           "batch_size": 4096}
+        base = {"lr": 1e-2, "num_neg": 4, "batch_size": 4096}
+        for (layers, reg) in itertools.product((2, 3, 4), (1e-4, 1e-3, 1e-2)):
+            yield {"num_layers": layers}, {**base, "reg": reg}
+        # round 2, around the round-1 winner (3 layers, reg 1e-3)
+        for reg in (5e-4, 2e-3):
+            yield {"num_layers": 3}, {**base, "reg": reg}
+        yield {"num_layers": 3}, {**base, "reg": 1e-3, "lr": 5e-3}
+        yield {"num_layers": 3, "dim": 128}, {**base, "reg": 1e-3}
     elif name == "gcn":
-        for layers, dropout, reg in itertools.product((1, 2, 3), (0.0, 0.1, 0.3), (1e-3,)):
-            yield {"num_layers": layers, "dropout": dropout}, {
-                "reg": reg, "lr": 1e-2, "num_neg": 4, "batch_size": 4096}
+        base = {"reg": 1e-3, "lr": 1e-2, "num_neg": 4, "batch_size": 4096}
+        for layers, dropout in itertools.product((1, 2, 3), (0.0, 0.1, 0.3)):
+            if layers == 1 and dropout > 0:
+                continue  # dropout acts between layers: none with one layer
+            yield {"num_layers": layers, "dropout": dropout}, base
+        yield {"num_layers": 2, "dropout": 0.5}, base     # the article's dropout rate
     else:
         raise ValueError(name)
 
@@ -69,6 +78,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("models", nargs="*", default=list(CLASSES))
     parser.add_argument("--out", default=str(Path(__file__).with_name("tune_p1.json")))
+    parser.add_argument("--fresh", action="store_true", help="rerun finished configurations")
     args = parser.parse_args(argv)
 
     setup_notebook(seed=0)
@@ -80,9 +90,13 @@ def main(argv=None):
 
     out_path = Path(args.out)
     rows = json.loads(out_path.read_text()) if out_path.exists() else []
+    done = {json.dumps(r["config"], sort_keys=True) for r in rows if "config" in r}
     for name in args.models:
-        rows = [r for r in rows if r["model"] != name]
         for model_kwargs, fit_kwargs in configurations(name):
+            config = {"model": name, "model_kwargs": model_kwargs, "fit_kwargs": fit_kwargs}
+            if json.dumps(config, sort_keys=True) in done and not args.fresh:
+                continue  # finished in an earlier run
+            rows = [r for r in rows if r.get("config") != config]
             setup_notebook(seed=0)
             model = CLASSES[name](**model_kwargs)
             start = time.perf_counter()
@@ -93,7 +107,7 @@ def main(argv=None):
             seconds = time.perf_counter() - start
             m = evaluate(model, graph, val_df, ks=(20,))
             history = getattr(model, "history", None)
-            row = {"model": name, **model_kwargs, **fit_kwargs,
+            row = {"model": name, "config": config, **model_kwargs, **fit_kwargs,
                    "val_recall@20": round(m["recall@20"], 4),
                    "val_ndcg@20": round(m["ndcg@20"], 4),
                    "best_epoch": history.best_epoch if history else None,
