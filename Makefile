@@ -29,7 +29,7 @@ lab: data
 
 # Unit tests, widget logic and the browser check (tests/), then nbval over every notebook.
 test: data
-	MPLBACKEND=Agg $(BIN)/python -m pytest $(NBVAL) tests notebooks
+	$(BIN)/python -m pytest $(NBVAL) tests notebooks
 
 lint: setup
 	$(BIN)/ruff check gnnedu tests notebooks/solutions benchmarks
