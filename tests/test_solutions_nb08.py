@@ -1,0 +1,83 @@
+"""Tests for the exercise solutions of notebook 08 (on MovieLens-100K, briefly trained)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from gnnedu import explain
+from gnnedu import explorer as ex
+from gnnedu.data import load_movielens, split_random
+from gnnedu.metrics import evaluate
+from gnnedu.models import LightGCN
+from notebooks.solutions import nb08
+
+
+MIN_TRAIN = 300  # heavy users only: few of them, so the recomputation by hand stays quick
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    ml = load_movielens(progress=False)
+    train, test = split_random(ml.ratings, 0.2, seed=0)
+    model = LightGCN(dim=16).fit(train, num_users=ml.num_users, num_items=ml.num_items,
+                                 epochs=1, seed=0)
+    return model, train, test
+
+
+def test_exercise_1_fold_in_cold_start(fitted):
+    model, train, test = fitted
+    out = nb08.exercise_1(model, train, test, ns=(1, 5), min_train=MIN_TRAIN, k=20)
+    deg = model.graph.user_degree
+    has_test = np.zeros(model.num_users, dtype=bool)
+    has_test[test["user"].unique()] = True
+    expected_users = int(((deg >= MIN_TRAIN).numpy() & has_test).sum())
+    assert out["users"] == expected_users > 0
+    assert list(out["folded"].index) == [1, 5]
+    assert all(0.0 <= v <= 1.0 for v in out["folded"]) and 0.0 <= out["trained"] <= 1.0
+
+    # recompute n = 5 by hand: first five training movies by time, all training movies masked
+    users = [u for u in range(model.num_users) if deg[u] >= MIN_TRAIN and has_test[u]]
+    recalls = []
+    with ex.frozen_embeddings(model):
+        for u in users:
+            mine = train[train["user"] == u].sort_values("timestamp", kind="stable")["item"]
+            scores = explain.fold_in_scores(model, mine.tolist()[:5]).clone()
+            scores[mine.tolist()] = -float("inf")
+            top = set(torch.topk(scores, 20).indices.tolist())
+            relevant = set(test.loc[test["user"] == u, "item"])
+            recalls.append(len(top & relevant) / len(relevant))
+    assert out["folded"][5] == pytest.approx(np.mean(recalls))
+    with pytest.raises(ValueError):
+        nb08.exercise_1(model, train, test, min_train=10_000)
+
+
+def test_exercise_2_origin_shares_by_bucket(fitted):
+    model, _, _ = fitted
+    table = nb08.exercise_2(model, n_users=12, k=3, seed=1)
+    assert table["users"].sum() == 12
+    assert list(table.columns) == ["users", *ex.ORIGIN_GROUPS]
+    assert np.allclose(table[list(ex.ORIGIN_GROUPS)].sum(axis=1), 1.0)
+    order = ex.bucket_labels()
+    assert list(table.index) == [b for b in order if b in table.index]
+    # one user's shares, by hand
+    single = nb08.exercise_2(model, n_users=1, k=3, seed=1)
+    u = int(np.sort(np.random.default_rng(1).choice(model.num_users, 1, replace=False))[0])
+    prof = ex.make_profile(model, u)
+    items, _ = ex.top_k(model, prof, 3)
+    shares = np.mean([[ex.score_decomposition(model, prof, i)["groups"][g]
+                       / ex.score_decomposition(model, prof, i)["score"]
+                       for g in ex.ORIGIN_GROUPS] for i in items.tolist()], axis=0)
+    assert np.allclose(single[list(ex.ORIGIN_GROUPS)].to_numpy()[0], shares)
+
+
+def test_exercise_3_popularity_penalty(fitted):
+    model, _, test = fitted
+    table = nb08.exercise_3(model, test, betas=(0.0, 50.0), k=20)
+    plain = evaluate(model, model.graph, test, ks=(20,))
+    for key in ("recall@20", "coverage@20", "arp@20"):
+        assert table.loc[0.0, key] == pytest.approx(plain[key])
+    # a strong penalty pushes the lists toward rarely watched movies
+    assert table.loc[50.0, "arp@20"] < table.loc[0.0, "arp@20"]
+    assert list(table.index) == [0.0, 50.0]
