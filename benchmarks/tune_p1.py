@@ -50,6 +50,7 @@ def configurations(name):
         for fit in grid(lr=(1e-2, 3e-3), reg=(1e-4, 1e-3, 1e-2, 3e-2), num_neg=(4,),
                         batch_size=(4096,)):
             yield {"dim": 64}, fit
+        yield {"dim": 64}, {"lr": 3e-3, "reg": 1e-1, "num_neg": 4, "batch_size": 4096}
     elif name == "lightgcn":
         base = {"lr": 1e-2, "num_neg": 4, "batch_size": 4096}
         for (layers, reg) in itertools.product((2, 3, 4), (1e-4, 1e-3, 1e-2)):
@@ -59,6 +60,11 @@ def configurations(name):
             yield {"num_layers": 3}, {**base, "reg": reg}
         yield {"num_layers": 3}, {**base, "reg": 1e-3, "lr": 5e-3}
         yield {"num_layers": 3, "dim": 128}, {**base, "reg": 1e-3}
+        # round 3, around the round-2 winner (3 layers, reg 2e-3)
+        for reg in (3e-3, 5e-3):
+            yield {"num_layers": 3}, {**base, "reg": reg}
+        yield {"num_layers": 3, "dim": 128}, {**base, "reg": 2e-3}
+        yield {"num_layers": 4}, {**base, "reg": 2e-3}
     elif name == "gcn":
         base = {"reg": 1e-3, "lr": 1e-2, "num_neg": 4, "batch_size": 4096}
         for layers, dropout in itertools.product((1, 2, 3), (0.0, 0.1, 0.3)):
