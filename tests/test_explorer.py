@@ -248,6 +248,15 @@ def test_decomposition_needs_linear_propagation(data):
 # ---------------------------------------------------------------------------------------------
 
 
+def test_find_movies_by_title():
+    items = pd.DataFrame({"title": ["A (1990)", "B (1991)", "A (1990)", "C (1992)"]})
+    ml = SimpleNamespace(items=items)
+    assert ex.find_movies(ml, ["C (1992)", "B (1991)"]) == [3, 1]
+    assert ex.find_movies(ml, ["A (1990)"]) == [0]          # a duplicated title: first item
+    with pytest.raises(KeyError, match="D"):
+        ex.find_movies(ml, ["B (1991)", "D (1993)"])
+
+
 def test_history_table_marks_removed_and_added(data):
     user = 5
     own = data.train.loc[data.train["user"] == user]
