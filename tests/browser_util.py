@@ -38,9 +38,11 @@ CHROMIUM_ARGS = [
 ]
 CHROMIUM_CANDIDATES = ["/usr/bin/chromium", "/usr/bin/chromium-browser"]
 
-# A notebook "has widgets" when a code cell names ipywidgets or gnnedu.widgets.
+# A notebook "has widgets" when a code cell names ipywidgets or a gnnedu widget module
+# (gnnedu.widgets, gnnedu.explorer).
 WIDGET_PATTERN = re.compile(
-    r"\bipywidgets\b|\bgnnedu\.widgets\b|\bfrom\s+gnnedu\s+import\b[^\n]*\bwidgets\b"
+    r"\bipywidgets\b|\bgnnedu\.(widgets|explorer)\b"
+    r"|\bfrom\s+gnnedu\s+import\b[^\n]*\b(widgets|explorer)\b"
 )
 
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
@@ -76,7 +78,7 @@ def artifacts_dir() -> Path:
 
 
 def notebook_uses_widgets(path: Path) -> bool:
-    """True when any code cell of the notebook mentions ipywidgets or gnnedu.widgets."""
+    """True when any code cell of the notebook mentions ipywidgets or a gnnedu widget module."""
     nb = nbformat.read(path, as_version=4)
     return any(
         cell.cell_type == "code" and WIDGET_PATTERN.search(cell.source) for cell in nb.cells

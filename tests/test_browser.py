@@ -152,6 +152,10 @@ def test_widget_detection(tmp_path):
     assert bu.notebook_uses_widgets(with_widgets)
     assert not bu.notebook_uses_widgets(without)
     assert bu.widget_notebooks(tmp_path) == [with_widgets]
+    explorer = nbformat.v4.new_notebook()
+    explorer.cells = [nbformat.v4.new_code_cell("from gnnedu.explorer import Explorer")]
+    nbformat.write(explorer, tmp_path / "c.ipynb")
+    assert bu.notebook_uses_widgets(tmp_path / "c.ipynb")
 
 
 def test_prepared_copy_has_no_outputs(tmp_path):
