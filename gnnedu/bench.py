@@ -75,10 +75,26 @@ def _reset_peak() -> bool:
         return False
 
 
+def _release_free_heap() -> None:
+    """Give freed heap memory back to the OS (glibc), so that memory a later block allocates
+    shows up as new resident memory instead of reusing pages that are already resident."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+
+
 class PeakMemory:
-    """Context manager: ``.mb`` is the peak resident memory added inside the block (MB)."""
+    """Context manager: ``.mb`` is the peak resident memory added inside the block (MB).
+
+    Linux only (NaN elsewhere): free heap pages are released first, the kernel's peak-RSS
+    counter is reset, and the peak is read at the end, minus the resident size at the start.
+    """
 
     def __enter__(self):
+        _release_free_heap()
         self.ok = _reset_peak()
         self.start = _status_kb("VmRSS")
         self.mb = math.nan
@@ -348,6 +364,7 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    results["command"] = "gnnedu bench " + " ".join(sys.argv[1:] if argv is None else argv)
     json_path, csv_path = write_results(results, args.out)
     print(markdown_table(results))
     print(f"\nwrote {json_path} and {csv_path}" + (

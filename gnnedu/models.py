@@ -13,13 +13,15 @@ Every model is a ``Recommender`` (a ``torch.nn.Module``)::
 Models (``make_model(name, **kwargs)`` builds one by its ``MODELS`` key):
 
 - ``Popularity()`` — "popularity": the same ranking for everyone, by training count.
-- ``ItemKNN(k=..., )`` — "itemknn": cosine item-item similarity, top-``k`` neighbours per item.
-- ``EASE(lam=...)`` — "ease": Steck's closed-form linear autoencoder (WWW 2019).
-- ``GraphFilter()`` — "graphfilter": training-free low-pass filter (the item-item
-  operator behind LightGCN's propagation; Shen et al., CIKM 2021, "GF-CF").
-- ``MF(dim=64)`` — "mf": matrix factorisation trained with BPR.
-- ``GCNRecommender(dim, num_layers, transform=True, activation="relu", dropout=..., self_loops=True,
-  combine="last", layer_weights=None, bias=True)`` — "gcn": the source article's formulation,
+- ``ItemKNN(k=200)`` — "itemknn": cosine item-item similarity, top-``k`` neighbours per item.
+- ``EASE(lam=500.0)`` — "ease": Steck's closed-form linear autoencoder (WWW 2019).
+- ``GraphFilter()`` — "graphfilter": training-free low-pass filter, score = r_u R~^T R~ (the
+  item-item block of two LightGCN propagation steps; the linear filter of Shen et al.,
+  CIKM 2021, "GF-CF").
+- ``MF(dim=64)`` — "mf" (alias "bpr-mf"): matrix factorisation trained with BPR.
+- ``GCNRecommender(dim=64, num_layers=2, transform=True, activation="relu", dropout=0.3,
+  self_loops=True, combine="last", layer_weights=None, bias=True)`` — "gcn": the source article's
+  formulation,
   H^(l+1) = act(A~ H^(l) W^(l) + b^(l)) with GCNConv normalisation A~ = D~^-1/2 (A + I) D~^-1/2,
   dropout between layers, scores from the last layer. Each ingredient is a flag, so notebook 07's
   ablation turns them off one by one.
@@ -31,8 +33,12 @@ Models (``make_model(name, **kwargs)`` builds one by its ``MODELS`` key):
 Trained models (``EmbeddingRecommender``: MF, GCNRecommender, LightGCN) also offer
 ``embeddings() -> (user_emb, item_emb)`` (final, used for scoring), ``layer_embeddings()`` (list of
 ``[num_nodes, dim]``, layer 0 first) and ``history`` (``gnnedu.train.History``) after ``fit``.
-``fit`` options are the fields of ``gnnedu.train.TrainConfig``; a model's defaults are in its
-``train_defaults`` (chosen on a validation slice of the training data, see comments).
+``fit(train, val=None, config=None, **options)``: ``options`` are ``gnnedu.train.TrainConfig``
+fields (``epochs``, ``batch_size``, ``lr``, ``reg``, ``num_neg``, ``seed``, ``progress``, ...);
+a model's defaults are its ``train_defaults``, chosen on a validation slice of the training data
+(``benchmarks/tune_p1.py``; see the comments). Item-item models (ItemKNN, EASE, GraphFilter)
+keep ``R`` (users x items) and ``B`` (items x items) with score = R[users] @ B.
+Fold-in of new users and score explanations: ``gnnedu.explain``.
 """
 
 from __future__ import annotations
@@ -305,13 +311,13 @@ class EmbeddingRecommender(Recommender):
 
     def fit(self, train, val=None, num_users=None, num_items=None,
             config: TrainConfig | None = None, **options):
-        """Train with BPR (``gnnedu.train.train_bpr``); ``options`` override
-        ``train_defaults``. ``val``: interactions held out of ``train`` for early stopping."""
+        """Train with BPR (``gnnedu.train.train_bpr``). Settings: ``config`` (a ``TrainConfig``)
+        if given, else the model's ``train_defaults``; ``options`` (``TrainConfig`` fields)
+        override either. ``val``: interactions held out of ``train`` for early stopping."""
         graph = as_graph(train, num_users, num_items)
-        settings = dict(self.train_defaults)
-        settings.update(options)
-        self.history = train_bpr(self, graph, val=val, config=config or TrainConfig(),
-                                 **settings)
+        if config is None:  # the model's defaults, then the options given here
+            config = TrainConfig(**self.train_defaults)
+        self.history = train_bpr(self, graph, val=val, config=config, **options)
         return self
 
 
@@ -440,8 +446,9 @@ class LightGCN(GCNRecommender):
     name = "LightGCN"
     # Chosen on a 10% validation slice of the P1 seed-0 training data by recall@20
     # (benchmarks/tune_p1.py: layers in {2, 3, 4} x reg in {1e-4, 1e-3, 1e-2}, then around the
-    # winner reg in {5e-4, 2e-3, 3e-3, 5e-3}, lr 5e-3, dim 128, 4 layers; 3 layers, dim 64,
-    # reg 2e-3 won; epochs = the early-stopping best epoch).
+    # winner reg in {5e-4, 2e-3, 3e-3, 5e-3}, lr 5e-3 and 2e-2, dim 128, 8 negatives, batch
+    # 2048, 2 and 4 layers; 3 layers, dim 64, reg 2e-3 won (2 layers tied on recall, 0.3287 vs
+    # 0.3284, and lost on NDCG); epochs = the early-stopping best epoch).
     train_defaults = dict(epochs=80, batch_size=4096, lr=1e-2, reg=2e-3, num_neg=4)
 
     def __init__(self, dim: int = 64, num_layers: int = 3, layer_weights=None,

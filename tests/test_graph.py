@@ -7,7 +7,7 @@ from torch_geometric.nn import GCNConv
 from torch_geometric.nn.models import LightGCN as PygLightGCN
 from torch_geometric.utils import to_dense_adj
 
-from gnnedu.graph import (build_graph, node_degree, normalized_adjacency, propagate,
+from gnnedu.graph import (build_graph, node_degree, normalized_adjacency, propagate, spmm,
                           to_edge_index)
 
 # 3 users, 4 items; user 2 and item 3 have one interaction each.
@@ -115,3 +115,10 @@ def test_to_edge_index_and_normalized_adjacency_standalone():
     assert ei.tolist() == [[0, 1, 2, 2], [2, 2, 0, 1]]
     adj = normalized_adjacency(ei, 3).to_dense()
     assert adj[0, 2].item() == pytest.approx(1 / 2 ** 0.5)
+
+
+@pytest.mark.parametrize("width", [1, 32, 33, 70])
+def test_blocked_spmm_equals_one_product(graph, width):
+    x = torch.randn(7, width)
+    torch.testing.assert_close(spmm(graph.adj, x), graph.adj.to_dense() @ x)
+    torch.testing.assert_close(spmm(graph.adj, x, block=8), graph.adj @ x)

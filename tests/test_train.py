@@ -113,3 +113,14 @@ def test_progress_bar_and_bad_options():
         train_bpr(MF(dim=4), "not a graph")
     with pytest.raises(TypeError):
         TrainConfig(nonsense=1)
+
+
+def test_fit_settings_defaults_config_and_overrides():
+    graph, _ = synthetic()
+    model = MF(dim=4).fit(graph, epochs=2)
+    expected = {**MF.train_defaults, "epochs": 2}
+    assert {k: model.history.config[k] for k in expected} == expected
+    config = TrainConfig(epochs=3, lr=0.05, batch_size=64)
+    model = MF(dim=4).fit(graph, config=config, num_neg=2)
+    assert model.history.config["lr"] == 0.05 and model.history.config["num_neg"] == 2
+    assert model.history.config["batch_size"] == 64 and len(model.history.epochs) == 3
