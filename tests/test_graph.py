@@ -10,6 +10,16 @@ from torch_geometric.utils import to_dense_adj
 from gnnedu.graph import (build_graph, node_degree, normalized_adjacency, propagate, spmm,
                           to_edge_index)
 
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """One torch thread, as setup_notebook sets: on a busy 2-core machine, two OpenMP threads
+    made small training steps up to 30x slower."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 # 3 users, 4 items; user 2 and item 3 have one interaction each.
 USERS = [0, 0, 1, 1, 1, 2]
 ITEMS = [0, 1, 1, 2, 3, 0]
@@ -88,6 +98,7 @@ def test_propagate_gradient_equals_dense_autograd(graph):
     x = torch.randn(7, 4, dtype=torch.float64, requires_grad=True)
     adj64 = torch.sparse_csr_tensor(adj.crow_indices(), adj.col_indices(),
                                     adj.values().double(), adj.shape, check_invariants=True)
+
     weights = torch.randn(7, 4, dtype=torch.float64)
     (propagate(adj64, propagate(adj64, x)) * weights).sum().backward()
     ours = x.grad.clone()

@@ -11,6 +11,16 @@ from gnnedu.metrics import evaluate
 from gnnedu.models import (EASE, MF, GCNRecommender, GraphFilter, ItemKNN, LightGCN,
                            Popularity, make_model)
 
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """One torch thread, as setup_notebook sets: on a busy 2-core machine, two OpenMP threads
+    made small training steps up to 30x slower."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 FAST = dict(epochs=8, batch_size=256, num_neg=2, lr=0.02)
 
 
@@ -163,6 +173,7 @@ def test_fold_in_reproduces_a_trained_user(data, lightgcn):
         torch.testing.assert_close(folded, user_emb[u], rtol=1e-4, atol=1e-5)
         torch.testing.assert_close(fold_in_scores(lightgcn, items, lightgcn.embedding[u]),
                                    lightgcn.score([u])[0], rtol=1e-4, atol=1e-5)
+
 
 
 def test_fold_in_new_user_recommendations(data, lightgcn):

@@ -13,6 +13,16 @@ from gnnedu.train import (TrainConfig, bpr_loss, carve_validation, known_pairs,
                           sample_negatives, train_bpr)
 
 
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """One torch thread, as setup_notebook sets: on a busy 2-core machine, two OpenMP threads
+    made small training steps up to 30x slower."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 def synthetic(num_users=80, num_items=60, seed=0):
     g = torch.Generator().manual_seed(seed)
     taste = torch.randn(num_users, 3, generator=g) @ torch.randn(3, num_items, generator=g)
@@ -85,6 +95,7 @@ def test_early_stopping_on_validation_restores_best():
     fit_graph_pairs = (graph.users, graph.items)
     frame = pd.DataFrame({"user": fit_graph_pairs[0].numpy(), "item": fit_graph_pairs[1].numpy(),
                           "rating": 1, "timestamp": 0})
+
     fit_df, val_df = carve_validation(frame, ratio=0.2, seed=0)
     assert len(fit_df) + len(val_df) == len(frame)
     fit_graph = build_graph(fit_df, graph.num_users, graph.num_items)
