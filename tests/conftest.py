@@ -4,6 +4,7 @@ Two OpenMP threads made small training steps up to 30x slower on busy 2-core mac
 notebooks use one thread too (``gnnedu.setup_notebook``).
 """
 
+import pytest
 import torch
 
 torch.set_num_threads(1)
@@ -13,3 +14,11 @@ def pytest_configure(config):
     config.addinivalue_line(
         "markers", "browser: real-browser check (JupyterLab + headless Chromium via playwright)"
     )
+
+
+@pytest.fixture
+def deterministic():
+    """Deterministic algorithms for one test, switched off again afterwards."""
+    torch.use_deterministic_algorithms(True)
+    yield
+    torch.use_deterministic_algorithms(False)

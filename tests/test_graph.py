@@ -10,16 +10,6 @@ from torch_geometric.utils import to_dense_adj
 from gnnedu.graph import (build_graph, node_degree, normalized_adjacency, propagate, spmm,
                           to_edge_index)
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """One torch thread, as setup_notebook sets: on a busy 2-core machine, two OpenMP threads
-    made small training steps up to 30x slower."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 # 3 users, 4 items; user 2 and item 3 have one interaction each.
 USERS = [0, 0, 1, 1, 1, 2]
 ITEMS = [0, 1, 1, 2, 3, 0]

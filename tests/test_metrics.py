@@ -14,16 +14,6 @@ from gnnedu.metrics import (evaluate, hit_matrix, per_user_metrics, ranking_metr
                             topk_masked)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """One torch thread, as setup_notebook sets: on a busy 2-core machine, two OpenMP threads
-    made small training steps up to 30x slower."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def test_hand_computed_single_user():
     # top-5 list with hits at ranks 1 and 3; the user has 4 test items.
     hits = torch.tensor([[1, 0, 1, 0, 0]], dtype=torch.bool)

@@ -11,16 +11,6 @@ from gnnedu.metrics import evaluate
 from gnnedu.models import (EASE, MF, GCNRecommender, GraphFilter, ItemKNN, LightGCN,
                            Popularity, make_model)
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """One torch thread, as setup_notebook sets: on a busy 2-core machine, two OpenMP threads
-    made small training steps up to 30x slower."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 FAST = dict(epochs=8, batch_size=256, num_neg=2, lr=0.02)
 
 

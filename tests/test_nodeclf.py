@@ -21,14 +21,7 @@ RAW = Path(os.environ.get("GNNEDU_DATA", Path(__file__).parents[2] / "shared" / 
 needs_cora = pytest.mark.skipif(not RAW.is_dir(), reason=f"no Cora copy at {RAW}")
 
 
-@pytest.fixture(autouse=True)
-def deterministic():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    torch.use_deterministic_algorithms(True)
-    yield
-    torch.use_deterministic_algorithms(False)
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("deterministic")
 
 
 def planted_partition(per_class=40, classes=3, p_in=0.15, p_out=0.005, dim=12, noise=2.0,

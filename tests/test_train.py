@@ -13,16 +13,6 @@ from gnnedu.train import (TrainConfig, bpr_loss, carve_validation, known_pairs,
                           sample_negatives, train_bpr)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """One torch thread, as setup_notebook sets: on a busy 2-core machine, two OpenMP threads
-    made small training steps up to 30x slower."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def synthetic(num_users=80, num_items=60, seed=0):
     g = torch.Generator().manual_seed(seed)
     taste = torch.randn(num_users, 3, generator=g) @ torch.randn(3, num_items, generator=g)
