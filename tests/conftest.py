@@ -22,3 +22,14 @@ def deterministic():
     torch.use_deterministic_algorithms(True)
     yield
     torch.use_deterministic_algorithms(False)
+
+
+@pytest.fixture(scope="session")
+def ml():
+    """MovieLens-100K from $GNNEDU_DATA or the cache, loaded once; skips when it is not there."""
+    from gnnedu.data import DataError, load_movielens
+
+    try:
+        return load_movielens(download=False, progress=False)
+    except DataError as exc:
+        pytest.skip(f"MovieLens-100K not available offline: {exc}")

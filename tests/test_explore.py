@@ -18,13 +18,6 @@ ZIP = Path(os.environ.get("GNNEDU_DATA", Path(__file__).parents[2] / "shared" / 
 needs_movielens = pytest.mark.skipif(not ZIP.is_file(), reason=f"no MovieLens copy at {ZIP}")
 
 
-@pytest.fixture(scope="module")
-def ml():
-    from gnnedu.data import load_movielens
-
-    return load_movielens(download=False, progress=False)
-
-
 def table(pairs, timestamps=None):
     users, items = zip(*pairs)
     df = pd.DataFrame({"user": users, "item": items, "rating": 4})

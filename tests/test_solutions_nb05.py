@@ -16,13 +16,6 @@ ZIP = Path(os.environ.get("GNNEDU_DATA", Path(__file__).parents[2] / "shared" / 
 needs_movielens = pytest.mark.skipif(not ZIP.is_file(), reason=f"no MovieLens copy at {ZIP}")
 
 
-@pytest.fixture(scope="module")
-def ml():
-    from gnnedu.data import load_movielens
-
-    return load_movielens(download=False, progress=False)
-
-
 # Exercise 1 -------------------------------------------------------------------------------------
 
 def test_gini_equal_degrees_is_zero():

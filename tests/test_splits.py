@@ -9,16 +9,6 @@ from gnnedu.data import implicit, split_random, split_temporal
 KEY = ["user", "item"]
 
 
-@pytest.fixture(scope="module")
-def movielens():
-    from gnnedu.data import DataError, load_movielens
-
-    try:
-        return load_movielens(download=False)
-    except DataError as exc:
-        pytest.skip(f"MovieLens-100K not available offline: {exc}")
-
-
 def toy_ratings(seed=0, n_users=30, n_items=40):
     rng = np.random.default_rng(seed)
     rows = []
@@ -90,12 +80,12 @@ def test_bad_table_says_which_columns():
         split_temporal(toy_ratings(), n_test=0)
 
 
-def test_movielens_protocol_p1_and_official_split(movielens):
-    train, test = split_random(movielens.ratings, 0.2, seed=0)
-    assert_partition(movielens.ratings, train, test)
+def test_movielens_protocol_p1_and_official_split(ml):
+    train, test = split_random(ml.ratings, 0.2, seed=0)
+    assert_partition(ml.ratings, train, test)
     assert train["user"].nunique() == test["user"].nunique() == 943
-    base, held = movielens.official_split("u1")
+    base, held = ml.official_split("u1")
     assert (len(base), len(held)) == (80_000, 20_000)
-    assert_partition(movielens.ratings, base, held)
+    assert_partition(ml.ratings, base, held)
     with pytest.raises(ValueError, match="u1"):
-        movielens.official_split("u9")
+        ml.official_split("u9")
