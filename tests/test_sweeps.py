@@ -1,0 +1,179 @@
+"""gnnedu.sweeps (notebook 07's precomputed sweeps) on a tiny synthetic rating table."""
+
+import os
+from types import SimpleNamespace
+
+import pandas as pd
+import pytest
+import torch
+
+from gnnedu import bench, sweeps
+
+QUICK = dict(epochs=4, eval_every=2, patience=1)   # a short validation search
+
+
+def tiny_movielens(num_users=40, num_items=60, per_user=12, seed=0):
+    gen = torch.Generator().manual_seed(seed)
+    rows = []
+    for u in range(num_users):
+        # users share a taste: low item indices are more likely
+        items = torch.multinomial(torch.linspace(2.0, 0.2, num_items), per_user,
+                                  generator=gen)
+        rows += [(u, int(i), 4, t) for t, i in enumerate(items)]
+    ratings = pd.DataFrame(rows, columns=["user", "item", "rating", "timestamp"])
+    return SimpleNamespace(ratings=ratings, num_users=num_users, num_items=num_items)
+
+
+@pytest.fixture(scope="module")
+def ml():
+    return tiny_movielens()
+
+
+def test_sweep_configs_cover_every_step_once():
+    configs = sweeps.sweep_configs()
+    tags = [tuple(t) for c in configs for t in c["tags"]]
+    assert len(tags) == len(set(tags))
+    steps = [t[1] for t in tags if t[0] == "ablation"]
+    assert steps == [name for name, _, _ in sweeps.ABLATION]
+    for family, _, _, _ in sweeps.DEPTH_FAMILIES:
+        assert sorted(t[1] for t in tags if t[0] == family) == list(sweeps.DEPTHS)
+    ids = [c["id"] for c in configs]
+    assert len(ids) == len(set(ids))
+    # the article's model is the 2-layer point of the GCN depth curve: one configuration
+    article = next(c for c in configs if ["ablation", "article"] in c["tags"])
+    assert ["gcn_last", 2] in article["tags"]
+
+
+def test_epochs_are_never_fixed_in_the_training_settings():
+    for config in sweeps.sweep_configs():
+        assert "epochs" not in config["train"]
+
+
+def test_run_config_reproduces_bench_run_one(ml):
+    # LightGCN's switches as a sweep configuration give bench's LightGCN row, bit for bit
+    config = next(c for c in sweeps.sweep_configs(("depth",)) if ["prop_mean", 3] in c["tags"])
+    [row] = sweeps.run_config(config, ml, seeds=(1,), epochs=2)
+    train, test = bench.load_split(ml, "random", 1)
+    expected, _ = bench.run_one("lightgcn", train, test, ml.num_users, ml.num_items, seed=1,
+                                epochs=2)
+    for key in ("recall@20", "ndcg@20", "precision@10", "map@10"):
+        assert row[key] == expected[key]
+
+
+def test_choose_epochs_stays_within_the_search(ml):
+    config = sweeps.sweep_configs(("ablation",))[0]
+    chosen = sweeps.choose_epochs(config, ml, search=QUICK)
+    assert 1 <= chosen["epochs"] <= QUICK["epochs"]
+    assert chosen["val_recall@20"] == max(r["recall@20"] for r in chosen["val_curve"])
+
+
+def test_run_sweeps_writes_resumes_and_summarises(ml, tmp_path, monkeypatch):
+    path = tmp_path / "sweep.json"
+    torch.set_num_threads(2)  # the runs use setup_notebook's thread count; the file says so
+    results = sweeps.run_sweeps(path, parts=("ablation", "random"), seeds=(0, 1), ml=ml,
+                                search=QUICK, log=lambda msg: None)
+    assert path.exists()
+    assert results["configs"]
+    assert len(results["runs"]) == 2 * len(results["configs"])
+    assert len(results["random"]) == 2
+    assert results["environment"]["threads"] == int(os.environ.get("GNNEDU_THREADS", 1))
+
+    frame = sweeps.summary_frame(sweeps.load_sweeps(path), "ablation")
+    assert list(frame["step"]) == [name for name, _, _ in sweeps.ABLATION]
+    first = [r["recall@20"] for r in results["runs"] if r["id"] == results["configs"][0]["id"]]
+    assert frame.loc[0, "recall@20"] == pytest.approx(sum(first) / 2)
+    # validation scores at the chosen epoch, read off the validation curve
+    config = results["configs"][0]
+    [at_best] = [v for v in config["val_curve"] if v["epoch"] == config["epochs"]]
+    assert frame.loc[0, "val_recall@20"] == pytest.approx(at_best["recall@20"], abs=1e-5)
+    assert frame.loc[0, "val_ndcg@20"] == at_best["ndcg@20"]
+
+    # a second call keeps the finished configurations instead of training again
+    def refuse(*args, **kwargs):
+        raise AssertionError("a finished configuration was trained again")
+
+    monkeypatch.setattr(sweeps, "choose_epochs", refuse)
+    again = sweeps.run_sweeps(path, parts=("ablation",), seeds=(0, 1), ml=ml,
+                              log=lambda msg: None)
+    assert again["runs"] == results["runs"]
+    assert [r["recall@20"] for r in again["random"]] == \
+        [r["recall@20"] for r in results["random"]]
+
+    # a fresh run of one part recomputes that part only and keeps the others as they are
+    calls = []
+    monkeypatch.setattr(sweeps, "random_rows", lambda ml, seeds: calls.append(seeds) or [])
+    third = sweeps.run_sweeps(path, parts=("random",), seeds=(0, 1), ml=ml, fresh=True,
+                              log=lambda msg: None)
+    assert calls == [(0, 1)] and third["random"] == []
+    assert third["runs"] == results["runs"]
+
+
+def test_random_ranking_precision_matches_its_expectation():
+    # for a uniformly random ranking, E[precision@K] = n_test / (num_items - n_train) per user
+    ml = tiny_movielens(num_users=300, num_items=80, per_user=20, seed=3)
+    [row] = sweeps.random_rows(ml, seeds=(0,))
+    train, test = bench.load_split(ml, "random", 0)
+    n_train = train.groupby("user").size()
+    n_test = test.groupby("user").size()
+    expected = (n_test / (ml.num_items - n_train.loc[n_test.index])).mean()
+    assert row["precision@10"] == pytest.approx(expected, rel=0.15)
+    assert sweeps.random_rows(ml, seeds=(0,))[0]["recall@20"] == row["recall@20"]
+
+
+@pytest.fixture(scope="module")
+def small_results(ml, tmp_path_factory):
+    path = tmp_path_factory.mktemp("sweeps") / "all.json"
+    return sweeps.run_sweeps(path, seeds=(0, 1), ml=ml, search=QUICK, log=lambda msg: None)
+
+
+def test_depth_families_share_the_zero_layer_model(small_results):
+    frames = {f: sweeps.summary_frame(small_results, f) for f, _, _, _ in sweeps.DEPTH_FAMILIES}
+    for frame in frames.values():
+        assert list(frame["step"]) == list(sweeps.DEPTHS)
+    # with no layers every family is the embedding table alone (matrix factorisation): the
+    # GCN family trains it with the GCN settings, the others with LightGCN's
+    zero = {f: frame.loc[0, "recall@20"] for f, frame in frames.items()}
+    assert zero["prop_last"] == zero["prop_mean"]
+
+
+def test_runs_for_finds_one_configuration_per_tag(small_results):
+    rows = sweeps.runs_for(small_results, "gcn_last", 2)
+    assert [r["seed"] for r in rows] == [0, 1]
+    assert rows == sweeps.runs_for(small_results, "ablation", "article")  # the same model
+    with pytest.raises(KeyError):
+        sweeps.runs_for(small_results, "ablation", "no_such_step")
+
+
+def test_format_table_shows_mean_and_std(small_results):
+    frame = sweeps.summary_frame(small_results, "ablation")
+    table = sweeps.format_table(frame)
+    assert list(table.columns) == ["configuration", "epochs", "recall@20", "ndcg@20", "train s"]
+    first = table.loc[0, "recall@20"]
+    assert first == f"{frame.loc[0, 'recall@20']:.3f} ± {frame.loc[0, 'recall@20_std']:.3f}"
+
+
+def test_figures_are_labelled(small_results):
+    frame = sweeps.summary_frame(small_results, "ablation")
+    fig = sweeps.plot_ablation(frame)
+    ax = fig.axes[0]
+    assert "LightGCN" in ax.get_title() and ax.get_xlabel() == "test recall@20"
+    assert len(ax.patches) == len(frame)
+
+    fig = sweeps.plot_depth(small_results)
+    assert len(fig.axes) == 2
+    for ax in fig.axes:
+        assert ax.get_xlabel() == "number of layers L"
+        assert len(ax.get_legend().get_texts()) == len(sweeps.DEPTH_FAMILIES)
+
+    fig = sweeps.plot_depth(small_results, references={"EASE": {"recall@20": 0.3}})
+    left, right = fig.axes
+    assert "EASE" in [t.get_text() for t in left.get_legend().get_texts()]
+    assert len(right.get_legend().get_texts()) == len(sweeps.DEPTH_FAMILIES)  # no N@20 value
+    assert left.lines[-1].get_ydata()[0] == 0.3
+
+    summary = bench.summarize(small_results["random"] + [
+        {**r, "model": "m", "key": "m"} for r in small_results["runs"][:2]])
+    fig = sweeps.plot_comparison(summary)
+    left, right = fig.axes
+    assert [t.get_text() for t in left.get_xticklabels()] == ["Random", "m"]
+    assert right.get_xscale() == "log"
