@@ -185,6 +185,9 @@ def summarize(runs: list[dict]) -> list[dict]:
             if col in ("model", "key", "seed") or not isinstance(value, (int, float)):
                 continue
             values = [float(r[col]) for r in rows]
+            if any(math.isnan(v) for v in values):  # e.g. peak memory off Linux
+                entry[col] = entry[f"{col}_std"] = math.nan
+                continue
             entry[col] = statistics.fmean(values)
             entry[f"{col}_std"] = statistics.stdev(values) if len(values) > 1 else 0.0
         out.append(entry)

@@ -129,3 +129,19 @@ def test_bad_arguments():
     result = subprocess.run([sys.executable, "-m", "gnnedu.bench", "--help"],
                             capture_output=True, text=True, check=True)
     assert "--save-topk" in result.stdout and "--split" in result.stdout
+
+
+def test_summarize_keeps_nan_columns_instead_of_crashing():
+    """Peak memory is NaN off Linux; the summary must say n/a, not raise."""
+    import math
+
+    from gnnedu.bench import markdown_table, summarize
+
+    runs = [{"model": "EASE", "key": "ease", "seed": s, "recall@20": r, "peak_mem_mb": math.nan}
+            for s, r in enumerate([0.3, 0.4, 0.5])]
+    (entry,) = summarize(runs)
+    assert math.isclose(entry["recall@20"], 0.4) and math.isclose(entry["recall@20_std"], 0.1)
+    assert math.isnan(entry["peak_mem_mb"]) and math.isnan(entry["peak_mem_mb_std"])
+    table = markdown_table({"summary": [entry]}, columns=[("R@20", "recall@20"),
+                                                          ("peak MB", "peak_mem_mb")])
+    assert table.splitlines()[-1] == "| EASE | 0.400 ± 0.100 | n/a |"
