@@ -352,7 +352,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark from the command line; returns the exit status."""
     args = build_parser().parse_args(argv)
-    from gnnedu.data import load_movielens
+    from gnnedu.data import DataError, load_movielens
 
     models = [m for m in args.models.replace(" ", "").split(",") if m]
     seeds = _parse_floats(args.seeds, int)
@@ -367,6 +367,9 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    except DataError as err:
+        print(f"gnnedu bench: {err}", file=sys.stderr)
+        return 1
     results["command"] = "gnnedu bench " + " ".join(sys.argv[1:] if argv is None else argv)
     json_path, csv_path = write_results(results, args.out)
     print(markdown_table(results))

@@ -145,3 +145,14 @@ def test_summarize_keeps_nan_columns_instead_of_crashing():
     table = markdown_table({"summary": [entry]}, columns=[("R@20", "recall@20"),
                                                           ("peak MB", "peak_mem_mb")])
     assert table.splitlines()[-1] == "| EASE | 0.400 ± 0.100 | n/a |"
+
+
+def test_bench_without_data_says_what_to_do(tmp_path, monkeypatch, capsys):
+    from gnnedu.bench import main
+
+    monkeypatch.delenv("GNNEDU_DATA", raising=False)
+    monkeypatch.setenv("GNNEDU_CACHE", str(tmp_path / "cache"))
+    assert main(["--models", "ease", "--seeds", "0", "--data", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("gnnedu bench: ml-100k: nothing usable at path=")
+    assert "Traceback" not in err
