@@ -109,7 +109,7 @@ class PeakMemory:
 
 # ---------------------------------------------------------------------------------------------
 
-def _environment() -> dict:
+def machine_info() -> dict:
     import torch
 
     return {
@@ -260,7 +260,7 @@ def run_benchmark(models=DEFAULT_MODELS, split: str = "random", seeds=(0, 1, 2),
         "random" else None, "seeds": list(seeds), "threshold": threshold,
         "ranking": "full, training items masked", "ks": list(KS), "epochs_override": epochs,
     }
-    return {"protocol": protocol, "environment": _environment(), "runs": runs,
+    return {"protocol": protocol, "environment": machine_info(), "runs": runs,
             "summary": summarize(runs)}
 
 

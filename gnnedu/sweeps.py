@@ -56,7 +56,7 @@ from pathlib import Path
 
 import torch
 
-from gnnedu.bench import KS, METRICS, PeakMemory, _environment, load_split
+from gnnedu.bench import KS, METRICS, PeakMemory, load_split, machine_info
 
 RESULTS_PATH = Path(__file__).resolve().parent / "results" / "sweeps" / "nb07.json"
 COMMAND = "GNNEDU_DATA=/work/shared/data python -m gnnedu.sweeps"
@@ -287,7 +287,7 @@ def run_sweeps(path=RESULTS_PATH, parts=("ablation", "depth", "random"), seeds=(
     old = json.loads(path.read_text()) if path.exists() else {}
     finished = {c["id"]: c for c in old.get("configs", []) if c.get("seeds") == list(seeds)}
     setup_notebook(seed=seeds[0])  # one thread, as every run below: record that, not the default
-    environment = _environment()
+    environment = machine_info()
     environment["load_average_at_start"] = [round(x, 2) for x in os.getloadavg()]
     results = {
         "command": COMMAND,
