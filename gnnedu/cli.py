@@ -11,18 +11,26 @@ import argparse
 import os
 import sys
 
-from gnnedu.data._fetch import CORA, MOVIELENS_100K, DataError, cache_dir, locate
+from gnnedu.data import CORA, MOVIELENS_100K, DataError, cache_dir, copy_to_cache, locate
 from gnnedu.notebook import environment_report
 
 DATASETS = {"MovieLens-100K": MOVIELENS_100K, "Cora (Planetoid)": CORA}
 
 
 def cmd_data(args) -> int:
-    """Locate (downloading if allowed) and verify each dataset; print one line per dataset."""
+    """Locate (downloading if allowed) and verify each dataset; print one line per dataset.
+
+    With ``--path`` the verified files are also copied into the user cache, so that later runs
+    (and ``make data``) find them without ``--path``. A :class:`DataError` ends ``main`` with
+    its one-line message on stderr and exit code 1.
+    """
     for label, ds in DATASETS.items():
         source = locate(ds, path=args.path, download=not args.no_download)
         checked = source.verify()
-        print(f"{label}: {source.describe()}: {len(checked)} files verified (SHA-256)")
+        line = f"{label}: {source.describe()}: {len(checked)} files verified (SHA-256)"
+        if args.path is not None:
+            line += f"; copied to the cache: {copy_to_cache(source).location}"
+        print(line)
     return 0
 
 
@@ -54,7 +62,8 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="gnnedu", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     data = sub.add_parser("data", help="locate, download if needed, and verify the datasets")
-    data.add_argument("--path", help="a folder holding ml-100k.zip or ml-100k/ and Cora/raw/")
+    data.add_argument("--path", help="a folder holding ml-100k.zip or ml-100k/ and Cora/raw/; "
+                      "its verified files are copied into the cache")
     data.add_argument("--no-download", action="store_true", help="never use the network")
     data.set_defaults(func=cmd_data)
     check = sub.add_parser("check", help="versions, threads, widget extension and data")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import random
 
-DEFAULT_THREADS = 1  # one thread was faster than two on shared 2-core machines (DESIGN.md)
+DEFAULT_THREADS = 1  # one thread: the same numbers on every machine; GNNEDU_THREADS overrides
 PRINT_PRECISION = 4
 
 
@@ -56,7 +56,7 @@ def environment_report():
 
     import pandas as pd
 
-    from gnnedu.data._fetch import CORA, MOVIELENS_100K, DataError, locate
+    from gnnedu.data import CORA, MOVIELENS_100K, DataError, locate
 
     rows = [("python", platform.python_version(), sys.version_info[:2] >= (3, 11))]
     for name in REQUIRED_PACKAGES:
@@ -78,9 +78,12 @@ def environment_report():
 
     for label, ds in (("MovieLens-100K", MOVIELENS_100K), ("Cora", CORA)):
         try:
-            rows.append((label, locate(ds, download=False).describe(), True))
-        except DataError:
-            rows.append((label, "not present: run `gnnedu data` to download it", False))
+            source = locate(ds, download=False)
+            rows.append((label, f"{source.relative()} (from {source.origin})", True))
+        except DataError as exc:  # the first sentence says what is wrong
+            problem = str(exc).split(". ")[0].split("; ")[0]
+            hint = ": run `gnnedu data` to download it" if "not found" in problem else ""
+            rows.append((label, problem + hint, False))
     return pd.DataFrame(rows, columns=["component", "detail", "ok"])
 
 

@@ -1,18 +1,11 @@
 """Exercise solutions of notebook 04: masks checked on small inputs, the claims on Cora."""
 
-import os
-from pathlib import Path
-
 import pytest
 import torch
+from datafind import needs_cora
 
 from gnnedu.nodeclf import normalize_features, sparse_features
 from notebooks.solutions import nb04
-
-RAW = Path(os.environ.get("GNNEDU_DATA", Path(__file__).parents[2] / "shared" / "data")) \
-    / "Cora" / "raw"
-needs_cora = pytest.mark.skipif(not RAW.is_dir(), reason=f"no Cora copy at {RAW}")
-
 
 pytestmark = pytest.mark.usefixtures("deterministic")
 

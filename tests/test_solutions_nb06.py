@@ -1,24 +1,18 @@
 """Exercise solutions of notebook 06, checked against gnnedu.metrics and by simulation."""
 
 import math
-import os
-from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
 import pytest
 import torch
+from datafind import needs_movielens
 
 from gnnedu.graph import build_graph
 from gnnedu.metrics import evaluate, ranking_metrics
 from gnnedu.models import EASE, Popularity
 from notebooks.solutions import nb06
-
-ZIP = Path(os.environ.get("GNNEDU_DATA", Path(__file__).parents[2] / "shared" / "data")) \
-    / "ml-100k.zip"
-needs_movielens = pytest.mark.skipif(not ZIP.is_file(), reason=f"no MovieLens copy at {ZIP}")
-
 
 # Exercise 1 -------------------------------------------------------------------------------------
 

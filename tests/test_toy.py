@@ -1,11 +1,6 @@
 """The hand-made graphs of notebooks 01-02 (gnnedu/data/toy.py)."""
 
-import os
-import zipfile
-from pathlib import Path
-
 import numpy as np
-import pytest
 
 from gnnedu.data import toy
 
@@ -87,14 +82,9 @@ def test_biadjacency_adjacency_and_graph_agree():
     assert g4.number_of_nodes() == 11  # nodes stay even when they lose all edges
 
 
-def test_toy_movies_are_movielens_titles():
+def test_toy_movies_are_movielens_titles(movielens_source):
     """The six films carry their MovieLens-100K ids (checked against u.item when available)."""
-    root = os.environ.get("GNNEDU_DATA")
-    zpath = Path(root) / "ml-100k.zip" if root else None
-    if zpath is None or not zpath.exists():
-        pytest.skip("GNNEDU_DATA with ml-100k.zip not available")
-    with zipfile.ZipFile(zpath) as z:
-        lines = z.read("ml-100k/u.item").decode("latin-1").splitlines()
+    lines = movielens_source.read("u.item").decode("latin-1").splitlines()
     titles = {int(p[0]): p[1] for p in (line.split("|") for line in lines)}
     for title, item_id in toy.TOY_MOVIES:
         assert titles[item_id].startswith(title + " (")

@@ -4,10 +4,20 @@ Search order for a dataset: an explicit ``path``; ``$GNNEDU_DATA``; the user cac
 (``$GNNEDU_CACHE`` or ``~/.cache/gnnedu``); a download. Every file used is checked by SHA-256.
 """
 
-from gnnedu.data._fetch import DataError, cache_dir
 from gnnedu.data.cora import load_cora
-from gnnedu.data.movielens import OFFICIAL_SPLITS, MovieLens, load_movielens
-from gnnedu.data.splits import implicit, split_random, split_temporal
+from gnnedu.data.features import movie_features, to_hetero_data, user_features
+from gnnedu.data.fetch import (
+    CORA,
+    MOVIELENS_100K,
+    DataError,
+    Dataset,
+    Source,
+    cache_dir,
+    copy_to_cache,
+    locate,
+)
+from gnnedu.data.movielens import OFFICIAL_SPLITS, MovieLens, find_movies, load_movielens
+from gnnedu.data.splits import SPLITS, implicit, load_split, split_random, split_temporal
 from gnnedu.data.toy import (
     LIKE_THRESHOLD,
     TOY_MOVIES,
@@ -43,12 +53,24 @@ __all__ = [
     "triangle_features",
     "triangle_graph",
     "OFFICIAL_SPLITS",
+    "CORA",
+    "MOVIELENS_100K",
     "DataError",
+    "Dataset",
+    "Source",
     "MovieLens",
     "cache_dir",
+    "copy_to_cache",
+    "locate",
     "implicit",
     "load_cora",
     "load_movielens",
+    "find_movies",
     "split_random",
     "split_temporal",
+    "SPLITS",
+    "load_split",
+    "user_features",
+    "movie_features",
+    "to_hetero_data",
 ]

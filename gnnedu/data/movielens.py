@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from gnnedu.data._fetch import MOVIELENS_100K, DataError, Source, locate
+from gnnedu.data.fetch import MOVIELENS_100K, DataError, Source, locate
 
 RATING_COLUMNS = ["user_id", "item_id", "rating", "timestamp"]
 USER_COLUMNS = ["user_id", "age", "gender", "occupation", "zip"]
@@ -94,3 +94,16 @@ def load_movielens(path=None, download: bool = True, progress: bool = True) -> M
     ml = MovieLens(ratings=raw, users=users, items=items, genres=genres, source=source)
     ml.ratings = ml.index_ratings(raw)
     return ml
+
+
+def find_movies(ml, titles) -> list[int]:
+    """Item indices of movies given by exact title (``"Toy Story (1995)"``), in order; a
+    ``KeyError`` names the titles that are not in the catalogue. A title listed twice (the
+    MovieLens-100K catalogue has 18 such duplicates) gives its first item."""
+    index = {}
+    for item, title in zip(ml.items.index, ml.items["title"]):
+        index.setdefault(str(title), int(item))
+    missing = [t for t in titles if t not in index]
+    if missing:
+        raise KeyError(f"not in the catalogue: {missing}")
+    return [index[t] for t in titles]

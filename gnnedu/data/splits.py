@@ -2,6 +2,15 @@
 
 Every split is deterministic for a seed, disjoint, and covers the (thresholded) data:
 ``len(train) + len(test) == len(ratings)``.
+
+API summary
+-----------
+- ``implicit(ratings, threshold)``: the ratings ``>= threshold`` (all when None).
+- ``split_random(ratings, test_ratio=0.2, seed=0, threshold=None)``: per-user random holdout
+  (protocol P1 uses it).
+- ``split_temporal(ratings, n_test=10, threshold=None)``: each user's newest ratings to test.
+- ``SPLITS``: every split name ``load_split`` accepts: "random" and MovieLens' official ones.
+- ``load_split(ml, split="random", seed=0, threshold=None, test_ratio=0.2) -> (train, test)``.
 """
 
 from __future__ import annotations
@@ -9,7 +18,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from gnnedu.data.movielens import OFFICIAL_SPLITS
+
 REQUIRED = ("user", "item", "rating", "timestamp")
+SPLITS = ("random",) + OFFICIAL_SPLITS
 
 
 def _check(ratings: pd.DataFrame) -> None:
@@ -26,7 +38,12 @@ def implicit(ratings: pd.DataFrame, threshold: float | None) -> pd.DataFrame:
     _check(ratings)
     if threshold is None:
         return ratings.reset_index(drop=True)
-    return ratings[ratings["rating"] >= threshold].reset_index(drop=True)
+    kept = ratings[ratings["rating"] >= threshold].reset_index(drop=True)
+    if len(ratings) and kept.empty:
+        low, high = ratings["rating"].min(), ratings["rating"].max()
+        raise ValueError(f"threshold {threshold:g} leaves no ratings: ratings run from {low:g} "
+                         f"to {high:g}, so use a threshold of at most {high:g}")
+    return kept
 
 
 def _holdout(ratings: pd.DataFrame, n_test: np.ndarray, order: np.ndarray):
@@ -74,3 +91,18 @@ def split_temporal(ratings: pd.DataFrame, n_test: int = 10, threshold: float | N
     per_user = np.minimum(n_test, np.maximum(counts - 1, 0))
     newest_first = np.lexsort((-ratings["item"].to_numpy(), -ratings["timestamp"].to_numpy()))
     return _holdout(ratings, per_user, newest_first)
+
+
+def load_split(ml, split: str = "random", seed: int = 0, threshold: float | None = None,
+               test_ratio: float = 0.2):
+    """``(train, test)`` DataFrames of MovieLens ``ml`` for a split name in :data:`SPLITS`.
+
+    "random" is :func:`split_random` with ``test_ratio`` and ``seed``; an official split
+    ("u1".."u5", "ua", "ub") ignores both. ``threshold`` keeps the ratings ``>= threshold``.
+    """
+    if split == "random":
+        return split_random(ml.ratings, test_ratio=test_ratio, seed=seed, threshold=threshold)
+    if split not in SPLITS:
+        raise ValueError(f"unknown split {split!r}; choose from {', '.join(SPLITS)}")
+    train, test = ml.official_split(split)
+    return implicit(train, threshold), implicit(test, threshold)

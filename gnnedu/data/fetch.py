@@ -3,6 +3,11 @@
 A *source* is a folder or a zip archive that holds a dataset's files. Every file read goes
 through :meth:`Source.read`, which checks its SHA-256 against the registry below, so a
 GroupLens zip, a mirror copy and an extracted folder all pass, and an altered file fails.
+
+Several processes may fill one cache at once (parallel test runs, two notebooks). Every write
+into the cache goes to a temporary ``.*.part`` file or folder next to its target and is renamed
+onto it with :func:`os.replace`, so a reader sees a complete file or none; each download and
+copy into the cache runs under a per-dataset file lock (:func:`cache_lock`), so it happens once.
 """
 
 from __future__ import annotations
@@ -14,11 +19,17 @@ import tempfile
 import urllib.error
 import urllib.request
 import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
+
+from filelock import FileLock
 
 DOWNLOAD_TIMEOUT_S = 30
 CHUNK = 1 << 16
+LOCKS = ".locks"  # folder of lock files inside the cache
 
 
 class DataError(RuntimeError):
@@ -96,6 +107,62 @@ def cache_dir() -> Path:
     return Path(os.environ.get("GNNEDU_CACHE") or Path.home() / ".cache" / "gnnedu").expanduser()
 
 
+def cache_lock(name: str) -> FileLock:
+    """An inter-process lock on the cache entry ``name`` (a lock file in ``<cache>/.locks``).
+
+    Use it as ``with cache_lock("ml-100k"): ...``; it waits while another process holds it.
+    """
+    locks = cache_dir() / LOCKS
+    try:
+        locks.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DataError(
+            f"cannot write to the cache {cache_dir()} ({exc}). "
+            "Set GNNEDU_CACHE to a writable folder."
+        ) from None
+    return FileLock(locks / (name.replace("/", "-") + ".lock"))
+
+
+@contextmanager
+def atomic_file(target: Path) -> Iterator[BinaryIO]:
+    """Open a temporary file next to ``target`` for writing; rename it onto ``target`` on success.
+
+    Yields:
+        The binary file object. If the block raises, the temporary file is removed and
+        ``target`` is left as it was.
+    """
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            yield out
+        os.replace(tmp, target)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def atomic_write(target: Path, data: bytes) -> None:
+    """Write ``data`` to ``target`` so that no reader ever sees a partial file."""
+    with atomic_file(target) as out:
+        out.write(data)
+
+
+@contextmanager
+def atomic_folder(target: Path) -> Iterator[Path]:
+    """Yield a temporary folder next to ``target``; rename it to ``target`` on success.
+
+    ``target`` must not exist yet (the caller holds the cache lock and has checked).
+    """
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent))
+    try:
+        yield tmp
+        os.replace(tmp, target)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def sha256_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
@@ -118,7 +185,26 @@ class Source:
         return self.origin in ("cache", "download")
 
     def describe(self) -> str:
+        """The full location and how it was found, for messages: ``/data/ml-100k.zip (from
+        GNNEDU_DATA)``."""
         return f"{self.location} (from {self.origin})"
+
+    def relative(self) -> str:
+        """The location relative to its root, for outputs that other machines share (committed
+        notebook outputs): ``ml-100k.zip`` under ``$GNNEDU_DATA`` or the cache, else the path
+        with the home folder written as ``~``."""
+        roots = {"GNNEDU_DATA": os.environ.get("GNNEDU_DATA"), "cache": str(cache_dir())}
+        root = roots.get(self.origin)
+        location = Path(self.location)
+        if root:
+            try:
+                return location.relative_to(Path(root).expanduser()).as_posix()
+            except ValueError:
+                pass
+        try:
+            return "~/" + location.relative_to(Path.home()).as_posix()
+        except ValueError:
+            return location.as_posix()
 
     def _raw(self, rel: str) -> bytes:
         if not self.is_zip:
@@ -197,7 +283,9 @@ def _candidates(folder: Path, ds: Dataset) -> list[Path]:
 def locate(ds: Dataset, path=None, download: bool = True, progress: bool = True) -> Source:
     """Find ``ds`` in the order: ``path``; ``$GNNEDU_DATA``; the user cache; a download.
 
-    Raises :class:`DataError` with instructions when none of them works.
+    Raises :class:`DataError` with instructions when none of them works, or when
+    ``$GNNEDU_DATA`` names a file instead of a folder. A download runs under the dataset's cache
+    lock, so concurrent callers download once and the others use the cached copy.
     """
     if path is not None:
         path = Path(path).expanduser()
@@ -213,7 +301,13 @@ def locate(ds: Dataset, path=None, download: bool = True, progress: bool = True)
 
     env = os.environ.get("GNNEDU_DATA")
     if env:
-        hits = _candidates(Path(env).expanduser(), ds)
+        folder = Path(env).expanduser()
+        if folder.is_file():
+            raise DataError(
+                f"GNNEDU_DATA points to a file, not a folder: {folder}; set it to the folder "
+                "that holds ml-100k.zip (or ml-100k/) and Cora/raw/, or unset it."
+            )
+        hits = _candidates(folder, ds)
         if hits:
             return Source(ds, hits[0], "GNNEDU_DATA")
 
@@ -223,7 +317,55 @@ def locate(ds: Dataset, path=None, download: bool = True, progress: bool = True)
 
     if not download:
         raise DataError(f"{ds.name}: not found, and downloading is switched off. " + _how(ds))
-    return Source(ds, _download_dataset(ds, progress=progress), "download")
+    with cache_lock(ds.name):
+        hits = _candidates(cache_dir(), ds)  # another process may have filled it meanwhile
+        if hits:
+            return Source(ds, hits[0], "cache")
+        return Source(ds, _download_dataset(ds, progress=progress), "download")
+
+
+def copy_to_cache(source: Source) -> Source:
+    """Copy a verified dataset into the user cache, unless a verified copy is already there.
+
+    ``gnnedu data --path P`` uses this, so that later runs find the data without ``--path``.
+
+    Args:
+        source: where the dataset was found (a folder or an archive).
+
+    Returns:
+        The cached copy, verified, as a :class:`Source` with origin ``"cache"``.
+    """
+    ds = source.dataset
+    if source.owned:
+        return source
+    source.verify()
+    try:
+        with cache_lock(ds.name):
+            for hit in _candidates(cache_dir(), ds):
+                cached = Source(ds, hit, "cache")
+                try:
+                    cached.verify()
+                    return cached
+                except DataError:
+                    cached._discard()  # incomplete or altered: replaced below
+            if source.is_zip:
+                target = cache_dir() / ds.archive
+                with atomic_file(target) as out, open(source.location, "rb") as src:
+                    shutil.copyfileobj(src, out, CHUNK)
+            else:
+                target = cache_dir() / ds.name
+                with atomic_folder(target) as tmp:
+                    for rel in ds.sha256:
+                        (tmp / rel).parent.mkdir(parents=True, exist_ok=True)
+                        (tmp / rel).write_bytes(source.read(rel))
+    except OSError as exc:
+        raise DataError(
+            f"{ds.name}: cannot copy {source.describe()} into the cache {cache_dir()} ({exc}). "
+            "Set GNNEDU_CACHE to a writable folder with free space."
+        ) from None
+    cached = Source(ds, target, "cache")
+    cached.verify()
+    return cached
 
 
 def _how(ds: Dataset) -> str:
@@ -233,7 +375,8 @@ def _how(ds: Dataset) -> str:
 def _download_dataset(ds: Dataset, progress: bool = True) -> Path:
     """Download ``ds`` into the cache: its archive, or else each of its files, one at a time.
 
-    Each file is written atomically (a temporary file renamed when complete).
+    The caller holds ``cache_lock(ds.name)``. The archive is renamed into place when complete;
+    separate files are gathered in a temporary folder that is renamed when all have arrived.
     """
     errors = []
     for url in ds.urls:
@@ -243,8 +386,9 @@ def _download_dataset(ds: Dataset, progress: bool = True) -> Path:
                 download(url, target, progress=progress)
                 return target
             folder = cache_dir() / ds.name
-            for rel in ds.sha256:
-                download(f"{url}/{rel}", folder / rel, progress=progress)
+            with atomic_folder(folder) as tmp:
+                for rel in ds.sha256:
+                    download(f"{url}/{rel}", tmp / rel, progress=progress)
             return folder
         except (TimeoutError, urllib.error.URLError, OSError) as exc:
             errors.append(f"{url}: {getattr(exc, 'reason', exc)}")
@@ -259,19 +403,12 @@ def download(url: str, target: Path, progress: bool = True, timeout: float = DOW
     """Fetch ``url`` to ``target`` with a timeout and a progress bar; never leave a partial file."""
     from tqdm.auto import tqdm
 
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=target.name + ".", suffix=".part", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as resp:
-            total = int(resp.headers.get("Content-Length") or 0) or None
-            with tqdm(total=total, unit="B", unit_scale=True, desc=target.name,
-                      disable=not progress) as bar:
-                while chunk := resp.read(CHUNK):
-                    out.write(chunk)
-                    bar.update(len(chunk))
-            if total is not None and out.tell() != total:
-                raise OSError(f"incomplete download: {out.tell()} of {total} bytes")
-        os.replace(tmp_name, target)
-    finally:
-        if os.path.exists(tmp_name):
-            os.unlink(tmp_name)
+    with atomic_file(target) as out, urllib.request.urlopen(url, timeout=timeout) as resp:
+        total = int(resp.headers.get("Content-Length") or 0) or None
+        with tqdm(total=total, unit="B", unit_scale=True, desc=target.name,
+                  disable=not progress) as bar:
+            while chunk := resp.read(CHUNK):
+                out.write(chunk)
+                bar.update(len(chunk))
+        if total is not None and out.tell() != total:
+            raise OSError(f"incomplete download: {out.tell()} of {total} bytes")
