@@ -14,7 +14,7 @@ An epoch is one pass over all training interactions. The script reports the medi
 epochs for each and their ratio, then the time of a full-ranking evaluation of all 943 users
 (scores, masking, top-20, all metrics) and of the scoring + top-20 alone.
 
-    GNNEDU_DATA=/work/shared/data .venv/bin/python benchmarks/speed_lightgcn.py
+    .venv/bin/python benchmarks/speed_lightgcn.py
         [--epochs 10] [--pyg-epochs 3] [--json out.json]
 """
 

@@ -7,9 +7,10 @@ stopping on validation recall@20 to pick their epoch count. The test split is ne
 The winners (best validation recall@20, ties within 0.001 broken by NDCG@20) are the defaults
 in ``gnnedu/models.py``.
 
-    GNNEDU_DATA=/work/shared/data .venv/bin/python benchmarks/tune_p1.py [MODEL ...] [--out F]
+    .venv/bin/python benchmarks/tune_p1.py [MODEL ...] [--out F]
 
-MODEL is one of ease, itemknn, mf, gcn, lightgcn (default: all). Prints one line per
+The data is found as everywhere else (``$GNNEDU_DATA``, then the cache). MODEL is a key of
+``gnnedu.models.MODELS`` that has a grid in ``GRIDS`` (default: all of them). Prints one line per
 configuration and writes them to ``--out`` (JSON, default benchmarks/tune_p1.json); a rerun
 skips the configurations already in that file (``--fresh`` reruns them).
 """
@@ -24,17 +25,15 @@ from pathlib import Path
 
 from gnnedu import setup_notebook
 from gnnedu.data import load_movielens, split_random
+from gnnedu.experiment import EARLY_STOPPING, VAL_RATIO
 from gnnedu.graph import build_graph
 from gnnedu.metrics import evaluate
-from gnnedu.models import EASE, MF, GCNRecommender, ItemKNN, LightGCN
+from gnnedu.models import MODELS, EmbeddingRecommender
 from gnnedu.train import carve_validation
 
 # Selection rule: best validation recall@20; differences below TIE (far below the spread
 # between seeds) count as ties, broken by validation NDCG@20.
 TIE = 0.001
-
-# Training settings shared by the trained models' searches (early stopping picks the epochs).
-SEARCH = dict(epochs=300, eval_every=5, patience=4, metric="recall@20", ks=(20,))
 
 
 def grid(**axes):
@@ -87,13 +86,16 @@ def configurations(name):
         raise ValueError(name)
 
 
-CLASSES = {"ease": EASE, "itemknn": ItemKNN, "mf": MF, "gcn": GCNRecommender,
-           "lightgcn": LightGCN}
+# The models of gnnedu.models.MODELS that have a grid in configurations().
+TUNED = ("ease", "itemknn", "mf", "gcn", "lightgcn")
 
 
 def main(argv=None):
+    unknown = set(TUNED) - set(MODELS)
+    if unknown:
+        raise SystemExit(f"not in gnnedu.models.MODELS: {sorted(unknown)}")
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("models", nargs="*", default=list(CLASSES))
+    parser.add_argument("models", nargs="*", default=list(TUNED), choices=list(TUNED))
     parser.add_argument("--out", default=str(Path(__file__).with_name("tune_p1.json")))
     parser.add_argument("--fresh", action="store_true", help="rerun finished configurations")
     args = parser.parse_args(argv)
@@ -101,7 +103,7 @@ def main(argv=None):
     setup_notebook(seed=0)
     ml = load_movielens(progress=False)
     train, _test = split_random(ml.ratings, 0.2, seed=0)   # _test is never used here
-    fit_df, val_df = carve_validation(train, ratio=0.1, seed=0)
+    fit_df, val_df = carve_validation(train, ratio=VAL_RATIO, seed=0)
     graph = build_graph(fit_df, ml.num_users, ml.num_items)
     print(f"fit {len(fit_df)} / validation {len(val_df)} interactions")
 
@@ -115,10 +117,10 @@ def main(argv=None):
                 continue  # finished in an earlier run
             rows = [r for r in rows if r.get("config") != config]
             setup_notebook(seed=0)
-            model = CLASSES[name](**model_kwargs)
+            model = MODELS[name](**model_kwargs)
             start = time.perf_counter()
-            if fit_kwargs or name in ("mf", "gcn", "lightgcn"):
-                model.fit(graph, val=val_df, **{**SEARCH, **fit_kwargs})
+            if isinstance(model, EmbeddingRecommender):
+                model.fit(graph, val=val_df, **{**EARLY_STOPPING, **fit_kwargs})
             else:
                 model.fit(graph)
             seconds = time.perf_counter() - start

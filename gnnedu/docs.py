@@ -36,7 +36,8 @@ def notebook_map(folder: Path = NOTEBOOKS) -> str:
 
 def sections() -> dict[str, str]:
     """Every generated section of the README, by marker name."""
-    from gnnedu.bench import load_results, markdown_table
+    from gnnedu.bench import markdown_table
+    from gnnedu.experiment import load_results
 
     results = load_results()
     proto, env = results["protocol"], results["environment"]

@@ -22,25 +22,31 @@ API summary
   (valid because the normalized adjacency is symmetric: d(adj @ x)/dx^T = adj^T = adj).
   ``spmm(adj, x)`` is the product itself, done in column blocks of ``SPMM_BLOCK``.
 
+- ``as_graph(train, num_users, num_items)``: ``train`` if it is a ``BipartiteGraph``, else
+  ``build_graph(...)``.
+- ``propagation_scores(graph, layers)``: the user-item block of ``adj ** layers``, a
+  recommender with no parameters (notebook 05's leakage demonstration).
+
 Why a custom autograd function: ``torch.sparse.mm`` would build the transpose of ``adj`` in every
-backward pass, and PyG message passing over ``edge_index`` gathers and scatters one message per
-edge. One fused CSR product forward and one backward is the whole cost of a LightGCN layer; on
-MovieLens-100K it was about 45x faster than per-edge message passing (see
-``benchmarks/speed_lightgcn.py``).
+backward pass (about 3x slower here), and PyG message passing over ``edge_index`` gathers and
+scatters one message per edge. One fused CSR product forward and one backward is the whole cost
+of a LightGCN layer; a LightGCN epoch on MovieLens-100K was about 40x faster than PyG's
+``LightGCN`` over ``edge_index`` (``benchmarks/speed_lightgcn.py``, output in
+``benchmarks/README.md``).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import warnings
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 
 __all__ = [
     "BipartiteGraph", "build_graph", "to_edge_index", "node_degree", "normalized_adjacency",
-    "propagate", "SymmetricPropagate", "spmm", "SPMM_BLOCK", "as_index_pairs",
+    "propagate", "SymmetricPropagate", "spmm", "SPMM_BLOCK", "as_index_pairs", "as_graph",
+    "propagation_scores",
 ]
 
 
@@ -115,14 +121,14 @@ def _to_csr(index: torch.Tensor, values: torch.Tensor, shape) -> torch.Tensor:
     with warnings.catch_warnings():  # "Sparse CSR tensor support is in beta state"
         warnings.simplefilter("ignore", UserWarning)
         csr = coo.coalesce().to_sparse_csr()
-        # int32 indices: the sparse-dense product reads less memory (~15% faster here).
+        # int32 indices: the sparse-dense product reads less memory (one of the details that
+        # each took a few percent off an epoch, benchmarks/README.md).
         return torch.sparse_csr_tensor(csr.crow_indices().int(), csr.col_indices().int(),
                                        csr.values(), shape, check_invariants=False)
 
 
-# Column block width for sparse @ dense. Two products with 32 columns were ~25% faster than one
-# with 64 on this machine's CPU (the dense operand and result stay in cache); see
-# benchmarks/README.md.
+# Column block width for sparse @ dense: two products with 32 columns instead of one with 64 keep
+# the dense operand and result in cache (a few percent per epoch; benchmarks/README.md).
 SPMM_BLOCK = 32
 
 
@@ -243,3 +249,28 @@ def build_graph(train, num_users: int | None = None, num_items: int | None = Non
         edge_index=edge_index, degree=node_degree(edge_index, num_nodes),
         adj=normalized_adjacency(edge_index, num_nodes),
     )
+
+
+def propagation_scores(graph, layers: int = 3) -> torch.Tensor:
+    """User-item block of ``graph.adj ** layers``: ``[num_users, num_items]`` scores.
+
+    Start from a one-hot vector on every item node and propagate ``layers`` times; the score of
+    item i for user u is the weighted number of length-``layers`` paths between them (weights
+    1/sqrt(d_a d_b) per edge). Odd ``layers`` connect users to items.
+    """
+    if int(layers) != layers or layers < 1:
+        raise ValueError(f"layers must be a positive integer, got {layers}")
+    x = torch.zeros(graph.num_nodes, graph.num_items)
+    x[graph.num_users + torch.arange(graph.num_items), torch.arange(graph.num_items)] = 1.0
+    for _ in range(int(layers)):
+        x = graph.adj @ x  # one hop: a weighted sum over neighbours, weights 1/sqrt(d_a d_b)
+    return x[: graph.num_users]
+
+
+def as_graph(train, num_users: int | None = None, num_items: int | None = None
+             ) -> BipartiteGraph:
+    """``train`` itself if it is a ``BipartiteGraph``, else ``build_graph(train, num_users,
+    num_items)``: what every ``fit(train, ...)`` accepts."""
+    if isinstance(train, BipartiteGraph):
+        return train
+    return build_graph(train, num_users, num_items)

@@ -13,6 +13,26 @@ API summary
 - ``hit_matrix(topk, relevant) -> BoolTensor [B, k]`` with ``relevant`` a dense bool ``[B, I]``.
 - ``ranking_metrics(hits, n_relevant, ks) -> dict`` of per-user tensors (the formulas below).
 - ``coverage(topk, num_items)``, ``average_popularity(topk, popularity)``.
+- ``heldout_ranks(scores, train, test) -> LongTensor [T]``: 0-based rank of each test item among
+  all items the user has not interacted with in train (the full-ranking view of one positive;
+  notebook 05).
+
+Sampled evaluation (notebook 06):
+
+- ``sample_candidates(train, test, num_items, num_negatives, seed) -> (users, candidates)``:
+  for every test interaction, the positive item followed by ``num_negatives`` items the user
+  never interacted with (Krichene & Rendle 2020's "sampled" protocol).
+- ``sampled_rank(scores, users, candidates) -> ranks``: 0-based rank of the positive among its
+  candidates (ties count against the positive).
+- ``sampled_hits(ranks, k)``: the hit matrix of those short lists, for :func:`ranking_metrics`;
+  ``sampled_evaluate(model, users, candidates, ks)``: the mean sampled metrics in one call.
+
+Who the metrics serve (notebook 08):
+
+- ``activity_buckets(n_train, edges=BUCKET_EDGES)``, ``bucket_labels(edges)``,
+  ``metrics_by_bucket(per_user, edges, metrics)``: per-user metrics by training activity.
+- ``long_tail_share(topk, item_degree, head=0.2)``: share of recommended slots outside the most
+  popular ``head`` fraction of items; ``bias_table(per_user, graph, k)``: one row per model.
 
 Definitions (user u, ranked list r_1..r_K with seen training items removed, relevance
 rel_i = 1 if r_i is a test item of u, R_u = number of test items of u; a metric is averaged over
@@ -35,18 +55,38 @@ the users with R_u > 0; they match ``torch_geometric.metrics`` ``LinkPred*`` cla
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 
 import numpy as np
+import pandas as pd
 import torch
 
 from gnnedu.graph import BipartiteGraph, as_index_pairs
 
 __all__ = [
     "evaluate", "per_user_metrics", "topk_masked", "hit_matrix", "ranking_metrics",
-    "coverage", "average_popularity", "METRIC_NAMES",
+    "coverage", "average_popularity", "heldout_ranks", "sample_candidates", "sampled_rank",
+    "sampled_hits", "sampled_evaluate", "activity_buckets", "bucket_labels",
+    "metrics_by_bucket", "long_tail_share", "bias_table", "METRIC_NAMES", "KS",
+    "BUCKET_EDGES", "check_metric",
 ]
 
+# The one list of ranking metrics (every table, the bench and validation use it).
 METRIC_NAMES = ("precision", "recall", "f1", "ndcg", "map", "hit", "mrr")
+# The default cut-offs of every reported table (gnnedu bench, the sweeps, the notebooks).
+KS = (10, 20)
+# Training interactions per user: bucket b holds EDGES[b] < n_train <= EDGES[b + 1].
+BUCKET_EDGES = (0, 25, 50, 100, 200, math.inf)
+
+
+def check_metric(metric: str) -> tuple[str, int]:
+    """Split a metric key such as ``"recall@20"`` into ``("recall", 20)``; a ``ValueError``
+    names the valid metrics when ``metric`` is not one of :data:`METRIC_NAMES` at a K >= 1."""
+    name, _, k = str(metric).partition("@")
+    if name not in METRIC_NAMES or not k.isdigit() or int(k) < 1:
+        raise ValueError(f"unknown metric {metric!r}; use NAME@K with NAME one of "
+                         f"{', '.join(METRIC_NAMES)} and K >= 1")
+    return name, int(k)
 
 
 def topk_masked(scores: torch.Tensor, k: int, exclude: torch.Tensor | None = None
@@ -222,3 +262,165 @@ def evaluate(model, train, test, ks=(10, 20), batch_size: int = 1024, users=None
         out[f"arp@{k}"] = average_popularity(topk[:, :k], popularity) if n else math.nan
     out["users"] = n
     return out
+
+
+# ---------------------------------------------------------------------------------------------
+# One held-out positive at a time (notebook 05) and sampled evaluation (notebook 06)
+# ---------------------------------------------------------------------------------------------
+
+
+def _pairs(table) -> tuple[np.ndarray, np.ndarray]:
+    users, items = as_index_pairs(table)
+    return users.numpy(), items.numpy()
+
+
+def heldout_ranks(scores: torch.Tensor, train: pd.DataFrame, test: pd.DataFrame,
+                  batch_size: int = 4096) -> torch.Tensor:
+    """0-based rank of each test interaction's item in its user's full ranking.
+
+    The ranking holds every item the user has not interacted with in ``train`` (other test
+    items included, as in full-ranking evaluation). rank = number of those other items scored
+    >= the test item (ties count against it). Returns a LongTensor with one entry per row of
+    ``test``, in order.
+    """
+    tr_users, tr_items = _pairs(train)
+    te_users, te_items = _pairs(test)
+    masked = scores.to(torch.float64).clone()
+    masked[torch.from_numpy(tr_users), torch.from_numpy(tr_items)] = float("-inf")
+    users, items = torch.from_numpy(te_users), torch.from_numpy(te_items)
+    out = []
+    for lo in range(0, len(users), batch_size):
+        u, i = users[lo: lo + batch_size], items[lo: lo + batch_size]
+        rows = masked[u]                                   # [B, num_items]
+        own = rows.gather(1, i.unsqueeze(1))               # the test item's score
+        out.append((rows >= own).sum(dim=1) - 1)           # minus the item itself
+    return torch.cat(out) if out else torch.zeros(0, dtype=torch.long)
+
+
+def sample_candidates(train: pd.DataFrame, test: pd.DataFrame, num_items: int,
+                      num_negatives: int = 100, seed: int = 0):
+    """Candidates for sampled evaluation: one row per test interaction.
+
+    Returns ``(users, candidates)``: ``users`` is ``[T]``, ``candidates`` is
+    ``[T, 1 + num_negatives]`` with the test item in column 0 and ``num_negatives`` distinct
+    items drawn uniformly from those the user has in neither train nor test.
+    """
+    rng = np.random.default_rng(seed)
+    tr_users, tr_items = _pairs(train)
+    te_users, te_items = _pairs(test)
+    known = np.zeros((max(tr_users.max(initial=-1), te_users.max(initial=-1)) + 1, num_items),
+                     dtype=bool)
+    known[tr_users, tr_items] = True
+    known[te_users, te_items] = True
+    rows = np.empty((len(te_users), 1 + num_negatives), dtype=np.int64)
+    rows[:, 0] = te_items
+    for u in np.unique(te_users):          # one user at a time, all of their test rows at once
+        where = np.flatnonzero(te_users == u)
+        pool = np.flatnonzero(~known[u])
+        if len(pool) < num_negatives:
+            raise ValueError(f"user {u} has fewer than {num_negatives} unseen items")
+        # random keys, argsort: each row is an independent draw without replacement
+        order = np.argsort(rng.random((len(where), len(pool))), axis=1)[:, :num_negatives]
+        rows[where, 1:] = pool[order]
+    return torch.from_numpy(te_users), torch.from_numpy(rows)
+
+
+def sampled_rank(scores: torch.Tensor, users: torch.Tensor, candidates: torch.Tensor):
+    """0-based rank of column 0 (the positive) among each row's candidates.
+
+    rank = number of negatives whose score is >= the positive's; counting ties against the
+    positive means a constant scorer ranks every positive last instead of first.
+    """
+    cand_scores = scores[users[:, None], candidates]
+    return (cand_scores[:, 1:] >= cand_scores[:, :1]).sum(dim=1)
+
+
+def sampled_hits(ranks: torch.Tensor, k: int) -> torch.Tensor:
+    """Hit matrix ``[T, k]`` of the sampled lists: True at position ``rank`` if ``rank < k``.
+
+    Feed it to ``ranking_metrics(hits, n_relevant=1, ...)``: with one relevant
+    item per list, hit@K = recall@K and NDCG@K = 1/log2(rank + 2).
+    """
+    return ranks.unsqueeze(1) == torch.arange(k).unsqueeze(0)
+
+
+def sampled_evaluate(model, users: torch.Tensor, candidates: torch.Tensor, ks=(10,)) -> dict:
+    """Mean sampled metrics over the test interactions, through ``gnnedu.metrics``.
+
+    ``model``: a dense score matrix ``[num_users, num_items]`` or an object with ``score()``.
+    """
+    scores = model if isinstance(model, torch.Tensor) else model.score()
+    ranks = sampled_rank(scores, users, candidates)
+    hits = sampled_hits(ranks, max(ks))
+    per_row = ranking_metrics(hits, torch.ones(len(ranks)), ks)
+    return {key: float(value.mean()) for key, value in per_row.items()}
+
+
+# ---------------------------------------------------------------------------------------------
+# Who the metrics serve: user activity and popularity bias (notebook 08)
+# ---------------------------------------------------------------------------------------------
+
+
+def activity_buckets(n_train, edges: Sequence[float] = BUCKET_EDGES) -> np.ndarray:
+    """Label each user by training activity: ``"26-50"`` means 25 < n_train <= 50 (the last
+    bucket reads ``">200"``). ``edges`` must increase."""
+    labels = bucket_labels(edges)
+    n = np.asarray(n_train)
+    idx = np.searchsorted(np.asarray(edges[1:], dtype=float), n, side="left")
+    if (n <= edges[0]).any() or (idx >= len(labels)).any():
+        raise ValueError(f"n_train outside the buckets ({edges[0]}, {edges[-1]}]")
+    return np.asarray(labels, dtype=object)[idx]
+
+
+def bucket_labels(edges: Sequence[float] = BUCKET_EDGES) -> list[str]:
+    """The labels of :func:`activity_buckets`, in order (integer edges read naturally)."""
+    edges = list(edges)
+    if len(edges) < 2 or any(b <= a for a, b in zip(edges, edges[1:])):
+        raise ValueError(f"edges must be an increasing sequence of at least 2 numbers: {edges}")
+    return [(f">{edges[b]:g}" if math.isinf(edges[b + 1]) else
+             f"{edges[b] + 1:g}-{edges[b + 1]:g}") for b in range(len(edges) - 1)]
+
+
+def metrics_by_bucket(per_user: Mapping, edges: Sequence[float] = BUCKET_EDGES,
+                      metrics: Sequence[str] = ("recall@20", "ndcg@20")) -> pd.DataFrame:
+    """Mean per-user metrics (``gnnedu.metrics.per_user_metrics`` output) in each activity
+    bucket, with the number of users; buckets in increasing order of activity."""
+    labels = activity_buckets(per_user["n_train"], edges)
+    frame = pd.DataFrame({"bucket": labels, **{m: np.asarray(per_user[m]) for m in metrics}})
+    order = bucket_labels(edges)
+    grouped = frame.groupby("bucket", sort=False)
+    out = grouped[list(metrics)].mean()
+    out.insert(0, "users", grouped.size())
+    return out.reindex([b for b in order if b in out.index])
+
+
+def long_tail_share(topk, item_degree, head: float = 0.2) -> float:
+    """Share of recommended slots that go to items outside the ``head`` fraction of most
+    popular items (by training degree; ties broken by item index)."""
+    topk = torch.as_tensor(np.asarray(topk), dtype=torch.long)
+    degree = torch.as_tensor(np.asarray(item_degree), dtype=torch.float64)
+    n_head = int(round(head * degree.numel()))
+    order = torch.argsort(-degree, stable=True)
+    is_head = torch.zeros(degree.numel(), dtype=torch.bool)
+    is_head[order[:n_head]] = True
+    return float((~is_head[topk]).double().mean())
+
+
+def bias_table(per_user: Mapping[str, Mapping], graph, k: int = 20, head: float = 0.2
+               ) -> pd.DataFrame:
+    """One row per model (``per_user``: name -> ``per_user_metrics`` output with ``_topk``):
+    recall@k and NDCG@k (means, as :func:`evaluate`), coverage@k and ARP@k (the
+    same functions ``evaluate`` uses) and the long-tail share of the recommended slots."""
+    # training popularity as evaluate computes it (same dtype, same numbers)
+    popularity = torch.bincount(graph.items, minlength=graph.num_items) / graph.num_users
+    rows = {}
+    for name, pu in per_user.items():
+        topk = torch.as_tensor(np.asarray(pu["_topk"])[:, :k])
+        rows[name] = {
+            f"recall@{k}": float(np.mean(pu[f"recall@{k}"])),
+            f"ndcg@{k}": float(np.mean(pu[f"ndcg@{k}"])),
+            f"coverage@{k}": coverage(topk, graph.num_items),
+            f"arp@{k}": average_popularity(topk, popularity),
+            f"long tail share@{k}": long_tail_share(topk, graph.item_degree, head),
+        }
+    return pd.DataFrame.from_dict(rows, orient="index")

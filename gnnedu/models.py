@@ -10,8 +10,11 @@ Every model is a ``Recommender`` (a ``torch.nn.Module``)::
     model.recommend(users=None, k=10)       # LongTensor [len(users), k], training items masked
     model.graph                             # the BipartiteGraph it was fitted on
 
-Models (``make_model(name, **kwargs)`` builds one by its ``MODELS`` key):
+Models (``make_model(name, **kwargs)`` builds one by its ``MODELS`` key; ``MODELS`` is the one
+list of model names: ``gnnedu bench --help`` and ``benchmarks/tune_p1.py`` read it):
 
+- ``Random()`` — "random": uniform random scores from a generator seeded by ``fit(..., seed=)``,
+  the floor every model must clear.
 - ``Popularity()`` — "popularity": the same ranking for everyone, by training count.
 - ``ItemKNN(k=200)`` — "itemknn": cosine item-item similarity, top-``k`` neighbours per item.
 - ``EASE(lam=500.0)`` — "ease": Steck's closed-form linear autoencoder (WWW 2019).
@@ -48,12 +51,12 @@ import math
 import torch
 from torch import nn
 
-from gnnedu.graph import BipartiteGraph, propagate
-from gnnedu.train import TrainConfig, as_graph, train_bpr
+from gnnedu.graph import BipartiteGraph, as_graph, propagate
+from gnnedu.train import TrainConfig, train_bpr
 
 __all__ = [
-    "Recommender", "Popularity", "ItemKNN", "EASE", "GraphFilter", "EmbeddingRecommender", "MF",
-    "GCNRecommender", "LightGCN", "MODELS", "make_model",
+    "Recommender", "Random", "Popularity", "ItemKNN", "EASE", "GraphFilter",
+    "EmbeddingRecommender", "MF", "GCNRecommender", "LightGCN", "MODELS", "make_model",
 ]
 
 
@@ -123,6 +126,22 @@ def _dense_interactions(graph: BipartiteGraph, dtype=torch.float64) -> torch.Ten
     r = torch.zeros(graph.num_users, graph.num_items, dtype=dtype)
     r[graph.users, graph.items] = 1.0
     return r
+
+
+class Random(Recommender):
+    """Uniform random scores (seeded): the floor every model must clear. ``fit(train, seed=s)``
+    draws the whole ``[num_users, num_items]`` score matrix from a generator seeded with ``s``."""
+
+    name = "Random"
+
+    def fit(self, train, val=None, num_users=None, num_items=None, seed: int = 0, **options):
+        self.attach(as_graph(train, num_users, num_items))
+        gen = torch.Generator().manual_seed(int(seed))
+        self.scores = torch.rand(self.graph.num_users, self.graph.num_items, generator=gen)
+        return self
+
+    def score(self, users=None):
+        return self.scores[self._users(users)]
 
 
 class Popularity(Recommender):
@@ -462,6 +481,7 @@ class LightGCN(GCNRecommender):
 
 
 MODELS = {
+    "random": Random,
     "popularity": Popularity,
     "itemknn": ItemKNN,
     "ease": EASE,

@@ -213,7 +213,7 @@ def layer_matrix_form(h, adj, w, b, how: str = "mean", self_loops: bool = False)
     return np.maximum(c @ x @ np.asarray(w, dtype=float).T + np.asarray(b, dtype=float), 0.0)
 
 
-def propagate(h0, adj, w, b, rounds: int, **layer_kwargs) -> list[np.ndarray]:
+def gcn_rounds(h0, adj, w, b, rounds: int, **layer_kwargs) -> list[np.ndarray]:
     """``[H^(0), H^(1), ..., H^(rounds)]``, reusing the same ``W`` and ``b`` each round
     (as the article does). ``layer_kwargs`` go to :func:`gcn_layer`."""
     if rounds < 0:
@@ -360,7 +360,7 @@ def _vec(v, decimals: int) -> str:
     return "[" + ", ".join(_fmt(x, decimals) for x in np.asarray(v)) + "]"
 
 
-def explain(
+def arithmetic(
     step: NodeStep,
     w,
     b,

@@ -6,23 +6,25 @@ models on the public Planetoid split (140 training labels, 500 validation, 1000 
 - :class:`GCN`: the two-layer graph convolutional network of Kipf and Welling (ICLR 2017),
   ``softmax(S ReLU(S X W1) W2)`` with ``S = D~^-1/2 (A + I) D~^-1/2`` (PyG's ``GCNConv``);
 - :class:`MLP`: the same two layers without ``S``: it never sees the graph;
-- :class:`LinearClassifier` on :func:`propagate_features` ``S^K X``: Simplified Graph
+- :class:`LinearClassifier` on :func:`sgc_features` ``S^K X``: Simplified Graph
   Convolution (SGC; Wu et al., ICML 2019), which moves all propagation into preprocessing.
 
 API summary
 -----------
 - ``normalize_features(x)``: rows scaled to sum to one (Kipf and Welling's preprocessing).
-- ``propagate_features(x, edge_index, k)``: ``S^k x`` with GCNConv's normalisation.
+- ``sgc_features(x, edge_index, k)``: ``S^k x`` with GCNConv's normalisation.
 - ``GCN(in_dim, num_classes, hidden=16, dropout=0.5)``, ``MLP(...)``,
   ``LinearClassifier(in_dim, num_classes)``: ``model(x, edge_index)`` returns class scores
   (logits); ``model.hidden(x, edge_index)`` the hidden layer; ``model.param_groups(wd)`` puts
   weight decay on the first layer only, as Kipf and Welling did.
 - ``train_node_classifier(model, data, epochs=200, lr=0.01, weight_decay=5e-4, seed=0)``
-  -> :class:`History`: full-batch Adam on the cross-entropy of the training nodes, with
+  -> :class:`ClassifierHistory`: full-batch Adam on the cross-entropy of the training nodes, with
   loss and accuracy of the training and validation nodes after every epoch and the test
   accuracy of the final model.
-- ``fit(name, data, seed=0, **options)`` -> ``(model, History)``: builds "gcn", "mlp" or "sgc"
-  from a seed and trains it; ``accuracy(logits, y, mask)``; ``pca_2d(h)`` for pictures.
+- ``fit(name, data, seed=0, **options)`` -> ``(model, ClassifierHistory)``: builds a model of
+  ``CLASSIFIERS`` ("gcn", "mlp" or "sgc")
+  from a seed and trains it; ``accuracy(logits, y, mask)``. Pictures of the hidden layer use
+  ``gnnedu.plot.pca_2d``.
 
 Determinism: :func:`fit` seeds the initial weights and the dropout masks inside
 ``torch.random.fork_rng``, so a run depends on its seed only (not on what ran before) and leaves
@@ -89,7 +91,7 @@ def feature_dropout(x: torch.Tensor, p: float, training: bool) -> torch.Tensor:
                                    check_invariants=False)
 
 
-def propagate_features(x: torch.Tensor, edge_index: torch.Tensor, k: int = SGC_K) -> torch.Tensor:
+def sgc_features(x: torch.Tensor, edge_index: torch.Tensor, k: int = SGC_K) -> torch.Tensor:
     """``S^k x`` with ``S = D~^-1/2 (A + I) D~^-1/2``, the normalisation ``GCNConv`` uses.
 
     ``S`` is built from PyG's ``gcn_norm`` (self-loops added, entry ``S[i, j]`` for the edge
@@ -166,7 +168,7 @@ class MLP(nn.Module):
 
 
 class LinearClassifier(nn.Module):
-    """Multinomial logistic regression; on ``propagate_features(x, edge_index, K)`` it is SGC."""
+    """Multinomial logistic regression; on ``sgc_features(x, edge_index, K)`` it is SGC."""
 
     def __init__(self, in_dim: int, num_classes: int):
         super().__init__()
@@ -193,7 +195,7 @@ def accuracy(logits: torch.Tensor, y: torch.Tensor, mask: torch.Tensor) -> float
 
 
 @dataclass
-class History:
+class ClassifierHistory:
     """What :func:`train_node_classifier` saw, one entry per epoch (epochs count from 1)."""
 
     epoch: list[int] = field(default_factory=list)
@@ -222,20 +224,21 @@ def _check_masks(data) -> None:
 
 
 def train_node_classifier(model: nn.Module, data, epochs: int = EPOCHS, lr: float = LR,
-                          weight_decay: float = WEIGHT_DECAY, keep_best: bool = False) -> History:
+                          weight_decay: float = WEIGHT_DECAY, keep_best: bool = False
+                          ) -> ClassifierHistory:
     """Full-batch Adam on the cross-entropy of the training nodes of ``data`` (a PyG ``Data``).
 
     After every step the model is evaluated (dropout off) on the training and validation
     nodes. The test nodes are read once, after the last epoch; with ``keep_best=True`` the
-    parameters of :attr:`History.best_val_epoch` are restored first (model selection on the
-    validation nodes only).
+    parameters of :attr:`ClassifierHistory.best_val_epoch` are restored first (model selection
+    on the validation nodes only).
     """
     _check_masks(data)
     if epochs < 1:
         raise ValueError(f"epochs must be >= 1, got {epochs}")
     x, edge_index, y = data.x, data.edge_index, data.y
     optimizer = torch.optim.Adam(model.param_groups(weight_decay), lr=lr)
-    history = History()
+    history = ClassifierHistory()
     best_state, best_acc = None, -1.0
     for epoch in range(1, epochs + 1):
         model.train()
@@ -263,7 +266,7 @@ def train_node_classifier(model: nn.Module, data, epochs: int = EPOCHS, lr: floa
     return history
 
 
-MODELS = ("gcn", "mlp", "sgc")
+CLASSIFIERS = ("gcn", "mlp", "sgc")
 
 
 def fit(name: str, data, seed: int = 0, hidden: int = HIDDEN, dropout: float = DROPOUT,
@@ -272,19 +275,19 @@ def fit(name: str, data, seed: int = 0, hidden: int = HIDDEN, dropout: float = D
 
     ``data.x`` is used as given (normalise it first with :func:`normalize_features`); "gcn" and
     "mlp" train on :func:`sparse_features` of it (same numbers up to rounding, faster). "sgc"
-    trains a :class:`LinearClassifier` on ``propagate_features(data.x, data.edge_index, k)``
+    trains a :class:`LinearClassifier` on ``sgc_features(data.x, data.edge_index, k)``
     with SGC's learning rate and epochs unless ``options`` override them. ``data`` itself is
     not changed. Returns ``(model, history)``; the model is in eval mode and expects
-    ``sparse_features(x)`` ("gcn", "mlp") or ``propagate_features(x, edge_index, k)`` ("sgc").
+    ``sparse_features(x)`` ("gcn", "mlp") or ``sgc_features(x, edge_index, k)`` ("sgc").
     """
-    if name not in MODELS:
-        raise ValueError(f"unknown model {name!r}; choose one of {MODELS}")
+    if name not in CLASSIFIERS:
+        raise ValueError(f"unknown model {name!r}; choose one of {CLASSIFIERS}")
     num_classes = int(data.y.max()) + 1
     data = data.clone()
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         if name == "sgc":
-            data.x = propagate_features(data.x.to_dense() if data.x.is_sparse else data.x,
+            data.x = sgc_features(data.x.to_dense() if data.x.is_sparse else data.x,
                                         data.edge_index, k)
             options = {"lr": SGC_LR, "epochs": SGC_EPOCHS, **options}
             model = LinearClassifier(data.num_features, num_classes)
@@ -294,20 +297,3 @@ def fit(name: str, data, seed: int = 0, hidden: int = HIDDEN, dropout: float = D
             model = cls(data.num_features, num_classes, hidden=hidden, dropout=dropout)
         history = train_node_classifier(model, data, **options)
     return model, history
-
-
-def pca_2d(h: torch.Tensor) -> torch.Tensor:
-    """Project the rows of ``h`` on their first two principal components.
-
-    Centre the columns, take the top two right singular vectors, and fix each one's sign so
-    that its largest-magnitude loading is positive (SVD signs are arbitrary), so the picture
-    is the same on every run.
-    """
-    if h.dim() != 2 or h.size(1) < 2:
-        raise ValueError(f"h must be [n, d] with d >= 2, got {tuple(h.shape)}")
-    centred = h - h.mean(dim=0, keepdim=True)
-    _, _, vh = torch.linalg.svd(centred, full_matrices=False)
-    directions = vh[:2]
-    top = directions.abs().argmax(dim=1)
-    signs = torch.sign(directions[torch.arange(2), top])
-    return centred @ (directions * signs.unsqueeze(1)).T

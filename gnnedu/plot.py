@@ -28,6 +28,7 @@ from collections.abc import Mapping, Sequence
 import matplotlib.figure
 import networkx as nx
 import numpy as np
+import torch
 from matplotlib.lines import Line2D
 
 USER_COLOR = "#4c72b0"
@@ -74,9 +75,6 @@ def axes_for(ax=None, figsize=(6.0, 4.0)):
     if ax is not None:
         return ax.figure, ax
     return new_figure(figsize=figsize)
-
-
-_axes = axes_for  # older name, kept for callers that already use it
 
 
 def figure_to_png(fig: Figure, dpi: int = 80) -> bytes:
@@ -476,4 +474,167 @@ def curves(
     ax.grid(alpha=0.3)
     if ys:
         ax.legend(title=legend_title, fontsize=8)
+    return fig
+
+
+# ---------------------------------------------------------------------------------------------
+# Embedding maps (notebooks 04 and 08)
+# ---------------------------------------------------------------------------------------------
+
+
+@torch.no_grad()
+def pca_2d(x: torch.Tensor) -> dict:
+    """Principal components of the rows of ``x`` by SVD of the centred matrix (torch only).
+
+    Returns ``coords`` ``[n, 2]``, ``mean`` ``[d]``, ``components`` ``[d, 2]`` (unit columns;
+    each column's sign is fixed so its largest-magnitude loading is positive) and
+    ``explained`` (share of the total variance on each axis).
+    """
+    x = torch.as_tensor(x, dtype=torch.float64)
+    if x.dim() != 2 or x.shape[0] < 2 or x.shape[1] < 2:
+        raise ValueError(f"pca_2d needs a matrix with at least 2 rows and 2 columns, got "
+                         f"{tuple(x.shape)}")
+    mean = x.mean(0)
+    _, s, vh = torch.linalg.svd(x - mean, full_matrices=False)
+    comps = vh[:2].T.clone()
+    for c in range(2):
+        if comps[comps[:, c].abs().argmax(), c] < 0:
+            comps[:, c] = -comps[:, c]
+    var = s.pow(2)
+    return {"coords": (x - mean) @ comps, "mean": mean, "components": comps,
+            "explained": var[:2] / var.sum()}
+
+
+def project(x: torch.Tensor, pca: Mapping) -> torch.Tensor:
+    """Coordinates of rows ``x`` (or one vector) on the axes of ``pca`` (:func:`pca_2d`)."""
+    x = torch.as_tensor(x, dtype=torch.float64)
+    return (x - pca["mean"]) @ pca["components"]
+
+
+# ---------------------------------------------------------------------------------------------
+# Notebook 07: the ablation, depth and comparison figures (data: gnnedu.sweeps, gnnedu.bench)
+# ---------------------------------------------------------------------------------------------
+
+
+def plot_ablation(frame, metric: str = "recall@20"):
+    """Horizontal bars: ``metric`` (mean ± std over seeds) for each ablation step, top down."""
+    fig, ax = new_figure(figsize=(8.5, 0.45 * len(frame) + 1.5))
+    y = list(range(len(frame)))[::-1]
+    mean, std = frame[metric], frame[f"{metric}_std"]
+    ax.barh(y, mean, xerr=std, color="#4c72b0", capsize=3,
+            label=f"mean ± std over {int(frame['seeds'].min())} seeds")
+    for yi, value, spread in zip(y, mean, std):
+        ax.text(value + spread + 0.002, yi, f"{value:.3f}", va="center", fontsize=8)
+    ax.set_yticks(y, frame["label"])
+    lo, hi = float((mean - std).min()), float((mean + std).max())
+    ax.set_xlim(max(0.0, lo - 0.03), hi + 0.02)
+    ax.set_xlabel(f"test {metric}")
+    ax.set_title(f"Ablation, article's GCN to LightGCN (test {metric})")
+    ax.legend(loc="lower right", fontsize=8)
+    ax.grid(axis="x", alpha=0.3)
+    return fig
+
+
+def plot_depth(curves: Mapping, metrics=("recall@20", "ndcg@20"), references=None):
+    """One panel per metric: mean ± std over seeds against the number of layers, one line per
+    depth family. ``curves``: ``{label: frame}`` with columns ``step`` (the depth) and, per
+    metric, the mean and ``_std`` (``gnnedu.sweeps.depth_curves``). ``references``: optional
+    ``{name: {metric: value}}`` drawn as dashed horizontal lines (e.g. other models' P1
+    means)."""
+    fig, axes = new_figure(1, len(metrics), figsize=(5.6 * len(metrics), 4.2))
+    axes = [axes] if len(metrics) == 1 else list(axes)
+    depths = set()
+    for label, frame in curves.items():
+        depths |= set(int(d) for d in frame["step"])
+        for ax, m in zip(axes, metrics):
+            ax.errorbar(frame["step"], frame[m], yerr=frame[f"{m}_std"], marker="o",
+                        markersize=4, capsize=3, label=label)
+    styles = iter([":", "--", "-."] * 4)
+    for name, values in (references or {}).items():
+        style = next(styles)
+        for ax, m in zip(axes, metrics):
+            if m in values:
+                ax.axhline(values[m], color="grey", linestyle=style, linewidth=1.2, label=name)
+    for ax, m in zip(axes, metrics):
+        ax.set_xticks(sorted(depths))
+        ax.set_xlabel("number of layers L")
+        ax.set_ylabel(f"test {m}")
+        ax.set_title(f"{m} against depth")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    return fig
+
+
+def plot_comparison(summary, metrics=("recall@20", "ndcg@20")):
+    """Left: each model's metrics (mean ± std over seeds) as grouped bars. Right: recall@20
+    against mean training seconds (log scale). ``summary``: ``gnnedu.bench.summarize`` rows."""
+    import numpy as np
+
+    fig, (left, right) = new_figure(1, 2, figsize=(11.0, 4.2))
+    names = [s["model"] for s in summary]
+    x = np.arange(len(names))
+    width = 0.8 / len(metrics)
+    for j, m in enumerate(metrics):
+        left.bar(x + (j - (len(metrics) - 1) / 2) * width, [s[m] for s in summary], width,
+                 yerr=[s[f"{m}_std"] for s in summary], capsize=2, label=m)
+    left.set_xticks(x, names, rotation=20)
+    left.set_ylabel("test score (P1, mean ± std)")
+    left.set_title("Every model on protocol P1")
+    left.legend(fontsize=8)
+    left.grid(axis="y", alpha=0.3)
+    for s in summary:
+        seconds = max(float(s["train_seconds"]), 1e-2)
+        right.errorbar(seconds, s["recall@20"], yerr=s["recall@20_std"], marker="o", capsize=2)
+        right.annotate(s["model"], (seconds, s["recall@20"]), textcoords="offset points",
+                       xytext=(5, 4), fontsize=8)
+    right.set_xscale("log")
+    right.set_xlabel("training seconds (log scale, at least 0.01; shared machine, noisy)")
+    right.set_ylabel("test recall@20")
+    right.set_title("Accuracy against training time")
+    right.grid(alpha=0.3)
+    return fig
+
+
+# ---------------------------------------------------------------------------------------------
+# Notebook 08: metrics by user activity, popularity bias
+# ---------------------------------------------------------------------------------------------
+
+
+def draw_buckets(tables: Mapping, metric: str = "recall@20",
+                 figsize=(6.8, 4.0)) -> Figure:
+    """Grouped bars: ``metric`` per activity bucket, one bar per model (``tables``: name ->
+    :func:`metrics_by_bucket` output); the number of users per bucket under each group."""
+    fig, ax = new_figure(figsize=figsize)
+    names = list(tables)
+    buckets = list(next(iter(tables.values())).index)
+    width = 0.8 / max(1, len(names))
+    x = np.arange(len(buckets))
+    for i, name in enumerate(names):
+        vals = tables[name].reindex(buckets)[metric].to_numpy()
+        ax.bar(x + (i - (len(names) - 1) / 2) * width, vals, width, label=name)
+    users = next(iter(tables.values())).reindex(buckets)["users"].to_numpy()
+    ax.set_xticks(x, [f"{b}\n({u} users)" for b, u in zip(buckets, users)])
+    ax.set_xlabel("training interactions per user")
+    ax.set_ylabel(metric)
+    ax.set_title(f"{metric} by user activity: cold (left) to heavy (right)")
+    ax.legend(fontsize=8)
+    return fig
+
+
+def draw_bias(table, k: int = 20, figsize=(6.8, 4.2)) -> Figure:
+    """Each model as a point: coverage@k against ARP@k (average recommended popularity); the
+    marker area grows with recall@k, which the legend lists."""
+    fig, ax = new_figure(figsize=figsize)
+    rec = table[f"recall@{k}"].to_numpy()
+    sizes = 40 + 600 * (rec / max(rec.max(), 1e-12)) ** 2
+    for (name, row), s in zip(table.iterrows(), sizes):
+        ax.scatter(row[f"arp@{k}"], row[f"coverage@{k}"], s=s, alpha=0.7,
+                   label=f"{name} (recall@{k} {row[f'recall@{k}']:.3f})")
+    ax.set_xlabel(f"ARP@{k}: mean training popularity of recommended items")
+    ax.set_ylabel(f"coverage@{k}: share of the catalogue recommended")
+    ax.set_title("Popularity bias against catalogue coverage")
+    ax.margins(0.15)
+    legend = ax.legend(fontsize=8, loc="best")
+    for handle in legend.legend_handles:
+        handle.set_sizes([50])
     return fig

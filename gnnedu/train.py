@@ -17,6 +17,8 @@ API summary
 - ``bpr_loss(pos_scores, neg_scores) -> Tensor``: mean of -log sigmoid(s_pos - s_neg).
 - ``carve_validation(train, ratio=0.1, seed=0) -> (fit_df, val_df)``: a per-user random slice of
   the training DataFrame for early stopping and hyper-parameter choice.
+- ``false_negative_rate(train, test, num_items, num_samples, seed)``: how often a negative drawn
+  as in training is in fact one of that user's held-out positives (notebook 05).
 
 The model side of the contract (``gnnedu.models.EmbeddingRecommender``):
 ``model.attach(graph)``, ``model.reset_parameters(generator)``, ``model.param_groups(wd)``,
@@ -39,11 +41,12 @@ from dataclasses import asdict, dataclass, field, replace
 import torch
 import torch.nn.functional as F
 
-from gnnedu.graph import BipartiteGraph, build_graph
+from gnnedu.graph import BipartiteGraph, as_index_pairs
+from gnnedu.metrics import check_metric, evaluate
 
 __all__ = [
     "TrainConfig", "History", "train_bpr", "sample_negatives", "known_pairs", "bpr_loss",
-    "carve_validation",
+    "carve_validation", "false_negative_rate",
 ]
 
 
@@ -163,7 +166,8 @@ def _progress(iterable, enabled: bool, desc: str):
 
 
 def _adam(params, lr: float) -> torch.optim.Optimizer:
-    """Adam; the fused CPU kernel (one pass over the parameters) was ~9% faster per epoch."""
+    """Adam with the fused CPU kernel (one pass over the parameters) where it is available;
+    benchmarks/README.md lists it among the details that each took a few percent off an epoch."""
     try:
         return torch.optim.Adam(params, lr=lr, fused=True)
     except (RuntimeError, TypeError):  # fused kernel unavailable for these tensors
@@ -176,22 +180,21 @@ def train_bpr(model, graph: BipartiteGraph, val=None, config: TrainConfig | None
 
     Each epoch shuffles all training interactions, cuts them into batches of
     ``batch_size`` positives, draws ``num_neg`` uniform negatives per positive and takes one
-    Adam step on ``bpr_loss + reg * mean(l2)``. ``val``: held-out interactions (DataFrame or
-    ``(users, items)``), disjoint from ``graph``'s; used for early stopping. Returns the
+    Adam step on ``bpr_loss + reg / 2 * l2``, where ``l2`` is the batch mean of the squared
+    norms of the layer-0 embeddings involved (``model.bpr_scores``). ``val``: held-out
+    interactions (DataFrame or ``(users, items)``), disjoint from ``graph``'s; used for early
+    stopping. Returns the
     :class:`History`; the model is left with its best (or last) parameters, in eval mode.
     """
-    from gnnedu.metrics import evaluate  # local import: metrics does not need training
 
     if not isinstance(graph, BipartiteGraph):
         raise TypeError("train_bpr needs a BipartiteGraph: build one with gnnedu.graph.build_graph")
     config = replace(config or TrainConfig(), **overrides)
     if config.batch_size < 1 or config.num_neg < 1 or config.epochs < 0:
         raise ValueError("batch_size and num_neg must be >= 1 and epochs >= 0")
-    if val is not None and config.metric.split("@")[0] not in (
-            "precision", "recall", "f1", "ndcg", "map", "hit", "mrr"):
-        raise ValueError(f"unknown validation metric {config.metric!r}")
-    ks = tuple(sorted(set(config.ks) | {int(config.metric.split("@")[1])})) if val is not None \
-        else ()
+    ks = ()
+    if val is not None:
+        ks = tuple(sorted(set(config.ks) | {check_metric(config.metric)[1]}))
     history = History(config=asdict(config))
     known = known_pairs(graph)
     n = graph.num_interactions
@@ -252,9 +255,20 @@ def train_bpr(model, graph: BipartiteGraph, val=None, config: TrainConfig | None
     return history
 
 
-def as_graph(train, num_users: int | None = None, num_items: int | None = None
-             ) -> BipartiteGraph:
-    """``train`` itself if it is a ``BipartiteGraph``, else ``build_graph(train, ...)``."""
-    if isinstance(train, BipartiteGraph):
-        return train
-    return build_graph(train, num_users, num_items)
+def false_negative_rate(train, test, num_items: int,
+                        num_samples: int = 100_000, seed: int = 0) -> float:
+    """Fraction of sampled negatives that are really held-out positives.
+
+    Draw ``num_samples`` training interactions at random, and for each one negative the way
+    BPR training does (:func:`sample_negatives`: uniform over the items the user has
+    not interacted with in train). Return the fraction of negatives in the user's test set.
+    """
+    gen = torch.Generator().manual_seed(seed)
+    users = as_index_pairs(train)[0]
+    drawn = users[torch.randint(len(users), (num_samples,), generator=gen)]
+    neg = sample_negatives(drawn, num_items, 1, _keys(*as_index_pairs(train), num_items),
+                           gen)[:, 0]
+    test_keys = _keys(*as_index_pairs(test), num_items)
+    keys = drawn * num_items + neg
+    pos = torch.searchsorted(test_keys, keys).clamp(max=max(len(test_keys) - 1, 0))
+    return float((test_keys[pos] == keys).double().mean()) if len(test_keys) else 0.0

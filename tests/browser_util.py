@@ -38,11 +38,12 @@ CHROMIUM_ARGS = [
 ]
 CHROMIUM_CANDIDATES = ["/usr/bin/chromium", "/usr/bin/chromium-browser"]
 
-# A notebook "has widgets" when a code cell names ipywidgets or a gnnedu widget module
-# (gnnedu.widgets, gnnedu.explorer).
+# A notebook "has widgets" when a code cell names ipywidgets or the gnnedu.widgets package:
+# ``from gnnedu.widgets import message_passing as gw``, ``from gnnedu.widgets.recommendations
+# import RecommendationExplorer``, ``import gnnedu.widgets...``, ``from gnnedu import widgets``.
 WIDGET_PATTERN = re.compile(
-    r"\bipywidgets\b|\bgnnedu\.(widgets|explorer)\b"
-    r"|\bfrom\s+gnnedu\s+import\b[^\n]*\b(widgets|explorer)\b"
+    r"\bipywidgets\b|\bgnnedu\.widgets\b"
+    r"|\bfrom\s+gnnedu\s+import\b[^\n]*\bwidgets\b"
 )
 
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"

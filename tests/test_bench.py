@@ -1,50 +1,23 @@
-"""Tests for gnnedu.bench: summaries, the Markdown table, the committed results, the CLI."""
+"""Tests for gnnedu.bench: the Markdown table and the command line (the runner, summaries and
+results files are gnnedu.experiment, tested in test_experiment.py)."""
 
 import csv
 import json
 import math
-import os
+import re
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
-import torch
+from datafind import needs_movielens
+from synthetic import example_runs
 
 from gnnedu import bench
-
-SHARED = Path(os.environ.get("GNNEDU_DATA", Path(__file__).parents[2] / "shared" / "data"))
-HAVE_ML = (SHARED / "ml-100k.zip").is_file() or (SHARED / "ml-100k").is_dir()
-
-
-def _runs():
-    return [
-        {"model": "EASE", "key": "ease", "seed": 0, "recall@10": 0.2, "ndcg@10": 0.3,
-         "precision@10": 0.1, "recall@20": 0.36, "ndcg@20": 0.44, "train_seconds": 1.0,
-         "peak_mem_mb": 100.0, "epochs": None},
-        {"model": "EASE", "key": "ease", "seed": 1, "recall@10": 0.4, "ndcg@10": 0.3,
-         "precision@10": 0.1, "recall@20": 0.38, "ndcg@20": 0.44, "train_seconds": 3.0,
-         "peak_mem_mb": 120.0, "epochs": None},
-        {"model": "Popularity", "key": "popularity", "seed": 0, "recall@10": 0.1,
-         "ndcg@10": 0.2, "precision@10": 0.2, "recall@20": 0.17, "ndcg@20": 0.21,
-         "train_seconds": 0.0, "peak_mem_mb": math.nan, "epochs": None},
-    ]
-
-
-def test_summarize_mean_and_sample_std():
-    summary = bench.summarize(_runs())
-    assert [s["model"] for s in summary] == ["EASE", "Popularity"]
-    ease = summary[0]
-    assert ease["seeds"] == [0, 1]
-    assert ease["recall@10"] == pytest.approx(0.3)
-    assert ease["recall@10_std"] == pytest.approx(0.1 * math.sqrt(2))  # sample std of 0.2, 0.4
-    assert ease["train_seconds"] == pytest.approx(2.0)
-    assert summary[1]["recall@10_std"] == 0.0
-    assert "epochs" not in ease  # None is not averaged
+from gnnedu.experiment import summarize
 
 
 def test_markdown_table_format():
-    table = bench.markdown_table({"runs": _runs()})
+    table = bench.markdown_table({"runs": example_runs()})
     lines = table.splitlines()
     assert lines[0] == "| Model | R@10 | N@10 | P@10 | R@20 | N@20 | train s | peak MB |"
     assert lines[1].startswith("|---|---:|")
@@ -52,49 +25,25 @@ def test_markdown_table_format():
                         "0.370 ± 0.014 | 0.440 ± 0.000 | 2.0 | 110 |")
     assert lines[3].endswith("| 0.0 | n/a |")
     assert len(lines) == 4
-    four = bench.markdown_table({"runs": _runs()}, columns=(("R@20", "recall@20"),), digits=4)
+    four = bench.markdown_table({"runs": example_runs()}, columns=(("R@20", "recall@20"),),
+                                digits=4)
     assert four.splitlines()[2] == "| EASE | 0.3700 ± 0.0141 |"
 
 
-def test_committed_p1_results_cover_the_protocol():
-    results = bench.load_results()
-    assert results["protocol"]["split"] == "random"
-    assert results["protocol"]["seeds"] == [0, 1, 2]
-    assert results["protocol"]["threshold"] is None
-    keys = [s["key"] for s in results["summary"]]
-    assert keys == list(bench.DEFAULT_MODELS)
-    for entry in results["summary"]:
-        assert entry["seeds"] == [0, 1, 2]
-        for k in bench.KS:
-            assert 0.0 < entry[f"recall@{k}"] < 1.0 and 0.0 < entry[f"ndcg@{k}"] < 1.0
-    runs = results["runs"]
-    assert len(runs) == 3 * len(bench.DEFAULT_MODELS)
-    # the summary is the mean of the runs
-    again = bench.summarize(runs)
-    for a, b in zip(again, results["summary"]):
-        assert a["recall@20"] == pytest.approx(b["recall@20"])
-    with open(bench.RESULTS_DIR / "p1.csv") as f:
-        rows = list(csv.DictReader(f))
-    assert len(rows) == len(runs)
-    assert float(rows[0]["recall@20"]) == pytest.approx(runs[0]["recall@20"], rel=1e-5)
-    assert bench.markdown_table().count("\n") == len(bench.DEFAULT_MODELS) + 1
+def test_markdown_table_of_the_committed_results():
+    table = bench.markdown_table()              # default: the committed p1.json
+    assert table.count("\n") == len(bench.DEFAULT_MODELS) + 1
+    names = [line.split("|")[1].strip() for line in table.splitlines()[2:]]
+    assert len(names) == len(bench.DEFAULT_MODELS) and "LightGCN" in names
 
 
-def test_peak_memory_sees_an_allocation():
-    if not os.path.exists("/proc/self/clear_refs"):
-        pytest.skip("peak-memory reset needs Linux /proc")
-    with bench.PeakMemory() as mem:
-        block = torch.ones(40 * 1024 * 1024 // 4)  # 40 MB, touched
-        del block
-    assert mem.mb >= 35
-
-
-@pytest.mark.skipif(not HAVE_ML, reason=f"no MovieLens copy at {SHARED}")
-def test_cli_writes_json_csv_and_topk(tmp_path):
+@needs_movielens
+def test_cli_writes_json_csv_and_topk(tmp_path, movielens_source):
     out = tmp_path / "res"
     topk = tmp_path / "top.csv"
     code = bench.main(["--models", "popularity,ease", "--seeds", "0", "--out", str(out),
-                       "--save-topk", str(topk), "--no-progress", "--data", str(SHARED)])
+                       "--save-topk", str(topk), "--no-progress",
+                       "--data", str(movielens_source.location)])
     assert code == 0
     results = json.loads(out.with_suffix(".json").read_text())
     assert [r["key"] for r in results["runs"]] == ["popularity", "ease"]
@@ -114,7 +63,7 @@ def test_cli_writes_json_csv_and_topk(tmp_path):
     assert all(1 <= int(r[2]) <= 1682 for r in rows[1:])
 
 
-@pytest.mark.skipif(not HAVE_ML, reason=f"no MovieLens copy at {SHARED}")
+@needs_movielens
 def test_official_split_and_threshold(tmp_path):
     results = bench.run_benchmark(["popularity"], split="u1", seeds=(0,), threshold=4,
                                   progress=False)
@@ -131,19 +80,12 @@ def test_bad_arguments():
     assert "--save-topk" in result.stdout and "--split" in result.stdout
 
 
-def test_summarize_keeps_nan_columns_instead_of_crashing():
-    """Peak memory is NaN off Linux; the summary must say n/a, not raise."""
-    import math
-
-    from gnnedu.bench import markdown_table, summarize
-
+def test_markdown_table_says_na_for_nan_columns():
+    """Peak memory is NaN off Linux; the table must say n/a, not raise."""
     runs = [{"model": "EASE", "key": "ease", "seed": s, "recall@20": r, "peak_mem_mb": math.nan}
             for s, r in enumerate([0.3, 0.4, 0.5])]
-    (entry,) = summarize(runs)
-    assert math.isclose(entry["recall@20"], 0.4) and math.isclose(entry["recall@20_std"], 0.1)
-    assert math.isnan(entry["peak_mem_mb"]) and math.isnan(entry["peak_mem_mb_std"])
-    table = markdown_table({"summary": [entry]}, columns=[("R@20", "recall@20"),
-                                                          ("peak MB", "peak_mem_mb")])
+    table = bench.markdown_table({"summary": summarize(runs)},
+                                 columns=[("R@20", "recall@20"), ("peak MB", "peak_mem_mb")])
     assert table.splitlines()[-1] == "| EASE | 0.400 ± 0.100 | n/a |"
 
 
@@ -156,3 +98,35 @@ def test_bench_without_data_says_what_to_do(tmp_path, monkeypatch, capsys):
     err = capsys.readouterr().err
     assert err.startswith("gnnedu bench: ml-100k: nothing usable at path=")
     assert "Traceback" not in err
+
+
+def _one_error_line(err: str) -> str:
+    assert "Traceback" not in err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1, err
+    return lines[0]
+
+
+def test_threshold_above_every_rating_is_a_usage_error(ml, tmp_path, capsys):
+    """MovieLens ratings run from 1 to 5: --threshold 7 keeps nothing. Exit status 2 and one
+    line that names the threshold and the valid range, before anything is trained."""
+    code = bench.main(["--threshold", "7", "--models", "popularity", "--seeds", "0",
+                       "--out", str(tmp_path / "o"), "--no-progress"])
+    assert code == 2
+    line = _one_error_line(capsys.readouterr().err)
+    assert "threshold" in line and re.search(r"\b7(\.0)?\b", line), line
+    assert re.search(r"\b1\b.*\b5\b", line), line            # the ratings' range, 1 to 5
+    assert not list(tmp_path.iterdir())                        # no results written
+
+
+def test_gnnedu_data_pointing_to_a_file_is_a_data_error(tmp_path, monkeypatch, capsys):
+    not_a_folder = tmp_path / "ml-100k.zip.txt"
+    not_a_folder.write_text("not a folder\n")
+    monkeypatch.setenv("GNNEDU_DATA", str(not_a_folder))
+    monkeypatch.setenv("GNNEDU_CACHE", str(tmp_path / "cache"))
+    code = bench.main(["--models", "popularity", "--seeds", "0", "--out", str(tmp_path / "o"),
+                       "--no-progress"])
+    assert code == 1
+    line = _one_error_line(capsys.readouterr().err)
+    assert "GNNEDU_DATA" in line and str(not_a_folder) in line, line
+    assert not (tmp_path / "o.json").exists()

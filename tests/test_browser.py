@@ -13,10 +13,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import browser_util as bu
 import nbformat
 import pytest
-
-import browser_util as bu
 
 RUN_TIMEOUT_S = float(os.environ.get("GNNEDU_BROWSER_TIMEOUT", "300"))
 WIDGET_NOTEBOOKS = bu.widget_notebooks()
@@ -152,10 +151,25 @@ def test_widget_detection(tmp_path):
     assert bu.notebook_uses_widgets(with_widgets)
     assert not bu.notebook_uses_widgets(without)
     assert bu.widget_notebooks(tmp_path) == [with_widgets]
-    explorer = nbformat.v4.new_notebook()
-    explorer.cells = [nbformat.v4.new_code_cell("from gnnedu.explorer import Explorer")]
-    nbformat.write(explorer, tmp_path / "c.ipynb")
-    assert bu.notebook_uses_widgets(tmp_path / "c.ipynb")
+    # the gnnedu.widgets package, however a notebook imports it
+    for name, source in [
+        ("c", "from gnnedu.widgets import message_passing as gw"),
+        ("d", "from gnnedu.widgets import recommendations"),
+        ("e", "from gnnedu.widgets.recommendations import RecommendationExplorer"),
+        ("f", "import gnnedu.widgets.message_passing"),
+        ("g", "from gnnedu import mp, widgets"),
+    ]:
+        nb = nbformat.v4.new_notebook()
+        nb.cells = [nbformat.v4.new_code_cell(source)]
+        nbformat.write(nb, tmp_path / f"{name}.ipynb")
+        assert bu.notebook_uses_widgets(tmp_path / f"{name}.ipynb"), source
+    # other gnnedu modules are not widgets
+    for name, source in [("h", "from gnnedu import explain, plot"),
+                         ("i", "from gnnedu.widgets_notes import x  # not the package")]:
+        nb = nbformat.v4.new_notebook()
+        nb.cells = [nbformat.v4.new_code_cell(source)]
+        nbformat.write(nb, tmp_path / f"{name}.ipynb")
+        assert not bu.notebook_uses_widgets(tmp_path / f"{name}.ipynb"), source
 
 
 def test_prepared_copy_has_no_outputs(tmp_path):

@@ -1,5 +1,7 @@
 """Tests for gnnedu.graph: edge_index layout, degrees, normalized adjacency, propagation."""
 
+import math
+
 import pandas as pd
 import pytest
 import torch
@@ -7,8 +9,15 @@ from torch_geometric.nn import GCNConv
 from torch_geometric.nn.models import LightGCN as PygLightGCN
 from torch_geometric.utils import to_dense_adj
 
-from gnnedu.graph import (build_graph, node_degree, normalized_adjacency, propagate, spmm,
-                          to_edge_index)
+from gnnedu.graph import (
+    build_graph,
+    node_degree,
+    normalized_adjacency,
+    propagate,
+    propagation_scores,
+    spmm,
+    to_edge_index,
+)
 
 # 3 users, 4 items; user 2 and item 3 have one interaction each.
 USERS = [0, 0, 1, 1, 1, 2]
@@ -123,3 +132,23 @@ def test_blocked_spmm_equals_one_product(graph, width):
     x = torch.randn(7, width)
     torch.testing.assert_close(spmm(graph.adj, x), graph.adj.to_dense() @ x)
     torch.testing.assert_close(spmm(graph.adj, x, block=8), graph.adj @ x)
+
+
+def _dense_adj_power(graph, layers):
+    a = graph.adj.to_dense().double()
+    return torch.linalg.matrix_power(a, layers)[: graph.num_users, graph.num_users:]
+
+
+def test_propagation_scores_are_powers_of_the_adjacency():
+    # 3 users, 4 items; item 3 has no interaction
+    toy = pd.DataFrame({"user": [0, 0, 0, 1, 1, 2], "item": [0, 1, 2, 0, 1, 0]})
+    graph = build_graph(toy, 3, 4)
+    # one step: 1 / sqrt(d_u d_i) on edges, 0 elsewhere
+    one = propagation_scores(graph, 1)
+    assert one[0, 0] == pytest.approx(1 / math.sqrt(3 * 3))
+    assert one[2, 1] == 0.0
+    for layers in (1, 3):
+        assert torch.allclose(propagation_scores(graph, layers).double(),
+                              _dense_adj_power(graph, layers), atol=1e-6)
+    with pytest.raises(ValueError):
+        propagation_scores(graph, 0)

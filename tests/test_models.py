@@ -4,12 +4,26 @@ import pytest
 import torch
 from torch_geometric.nn import GCNConv
 
-from gnnedu.explain import (explain_items, fold_in_scores, fold_in_user, recommend_for_items,
-                            score_contributions, similar_items)
+from gnnedu.explain import (
+    explain_items,
+    fold_in_scores,
+    fold_in_user,
+    recommend_for_items,
+    score_contributions,
+    similar_items,
+)
 from gnnedu.graph import build_graph
 from gnnedu.metrics import evaluate
-from gnnedu.models import (EASE, MF, GCNRecommender, GraphFilter, ItemKNN, LightGCN,
-                           Popularity, make_model)
+from gnnedu.models import (
+    EASE,
+    MF,
+    GCNRecommender,
+    GraphFilter,
+    ItemKNN,
+    LightGCN,
+    Popularity,
+    make_model,
+)
 
 FAST = dict(epochs=8, batch_size=256, num_neg=2, lr=0.02)
 

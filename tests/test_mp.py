@@ -91,7 +91,7 @@ def test_bad_inputs_are_rejected():
     with pytest.raises(ValueError):
         mp.receptive_field(PATH, 0, -1)
     with pytest.raises(ValueError):
-        mp.propagate(np.eye(4), PATH, np.eye(4), np.zeros(4), rounds=-1)
+        mp.gcn_rounds(np.eye(4), PATH, np.eye(4), np.zeros(4), rounds=-1)
 
 
 # --- the article's example ------------------------------------------------------------------
@@ -110,7 +110,7 @@ def test_article_round_one_by_hand(article):
 
 def test_article_round_two_by_hand(article):
     a, x, w, b = article
-    h2 = mp.propagate(x, a, w, b, rounds=2)[2]
+    h2 = mp.gcn_rounds(x, a, w, b, rounds=2)[2]
     # v1: m = mean(h2, h3) = (.4, .55, .625)
     #     W m = (.08+.165+.3125, .16+.055+.3125, .12+.11+.3125) = (.5575, .5275, .5425)
     np.testing.assert_allclose(h2[0], [0.6575, 0.7275, 0.8425], atol=1e-12)
@@ -120,7 +120,7 @@ def test_article_round_two_by_hand(article):
 def test_trace_matches_layer_and_matrix_form(article):
     a, x, w, b = article
     steps = mp.trace(x, a, w, b, rounds=2)
-    hs = mp.propagate(x, a, w, b, rounds=2)
+    hs = mp.gcn_rounds(x, a, w, b, rounds=2)
     for r in (1, 2):
         np.testing.assert_allclose(mp.trace_matrix(steps[r - 1], "activate"), hs[r])
         np.testing.assert_allclose(mp.layer_matrix_form(hs[r - 1], a, w, b), hs[r])
@@ -152,18 +152,18 @@ def test_trace_equals_gcn_layer_on_random_graphs(how, self_loops):
                                                  0), atol=1e-12)
 
 
-def test_explain_writes_the_arithmetic(article):
+def test_arithmetic_writes_the_steps(article):
     a, x, w, b = article
     step = mp.trace(x, a, w, b, rounds=1)[0][0]
-    text = mp.explain(step, w, b, toy.TRIANGLE_NODES)
+    text = mp.arithmetic(step, w, b, toy.TRIANGLE_NODES)
     assert "N(v1) = {v2, v3}" in text
     assert "0.5*[0, 1, 0] + 0.5*[0, 0, 1]" in text
     assert "0.2*0 + 0.3*0.5 + 0.5*0.5 = 0.4" in text
     assert text.strip().endswith("[0.5, 0.5, 0.65]")
-    short = mp.explain(step, w, b, toy.TRIANGLE_NODES, upto="aggregate")
+    short = mp.arithmetic(step, w, b, toy.TRIANGLE_NODES, upto="aggregate")
     assert "transform" not in short and "= [0, 0.5, 0.5]" in short
     with pytest.raises(ValueError):
-        mp.explain(step, w, b, upto="fly")
+        mp.arithmetic(step, w, b, upto="fly")
 
 
 def test_step_and_round_tables(article):
@@ -188,7 +188,7 @@ def _tensors(article):
 def test_torch_layer_and_messagepassing_match_numpy(article):
     a, x_np, w_np, b_np = article
     x, ei, w, b = _tensors(article)
-    expected = mp.propagate(x_np, a, w_np, b_np, rounds=2)
+    expected = mp.gcn_rounds(x_np, a, w_np, b_np, rounds=2)
     plain = mp.run_rounds(lambda h, e: mp.torch_mean_layer(h, e, w, b), x, ei, rounds=2)
     conv = mp.MeanConv(3, 3).double()
     with torch.no_grad():
@@ -209,7 +209,7 @@ def test_gcnconv_matches_symmetric_normalisation_with_self_loops(article):
         conv.lin.weight.copy_(w)
         conv.bias.copy_(b)
         out = mp.run_rounds(conv, x, ei, rounds=2)
-    expected = mp.propagate(x_np, a, w_np, b_np, rounds=2, how="sym", self_loops=True)
+    expected = mp.gcn_rounds(x_np, a, w_np, b_np, rounds=2, how="sym", self_loops=True)
     for r in (1, 2):
         np.testing.assert_allclose(out[r].numpy(), expected[r], atol=1e-12)
     # With self-loops every node of the triangle hears all three nodes with weight 1/3, so

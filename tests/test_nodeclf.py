@@ -1,25 +1,20 @@
-"""gnnedu.nodeclf: features, propagation, models, training loop and PCA (notebook 04).
+"""gnnedu.nodeclf: features, propagation, models and training loop (notebook 04; its PCA is
+gnnedu.plot.pca_2d, tested in test_plot.py).
 
 Most checks run on a small planted-partition graph built here; the Cora checks skip when no
 copy of Cora is available offline.
 """
 
 import math
-import os
-from pathlib import Path
 
 import pytest
 import torch
 import torch.nn.functional as F
+from datafind import needs_cora
 from torch_geometric.data import Data
 from torch_geometric.nn import GCNConv
 
 from gnnedu import nodeclf as nc
-
-RAW = Path(os.environ.get("GNNEDU_DATA", Path(__file__).parents[2] / "shared" / "data")) \
-    / "Cora" / "raw"
-needs_cora = pytest.mark.skipif(not RAW.is_dir(), reason=f"no Cora copy at {RAW}")
-
 
 pytestmark = pytest.mark.usefixtures("deterministic")
 
@@ -75,30 +70,30 @@ def test_normalize_features_rows_sum_to_one_and_zero_rows_stay_zero():
         nc.normalize_features(torch.ones(3))
 
 
-def test_propagate_features_is_powers_of_the_gcn_matrix(graph):
+def test_sgc_features_is_powers_of_the_gcn_matrix(graph):
     s = dense_gcn_matrix(graph.edge_index, graph.num_nodes)
     x = graph.x
-    assert torch.equal(nc.propagate_features(x, graph.edge_index, 0), x)
+    assert torch.equal(nc.sgc_features(x, graph.edge_index, 0), x)
     for k in (1, 2, 3):
         expected = torch.linalg.matrix_power(s, k) @ x
-        assert torch.allclose(nc.propagate_features(x, graph.edge_index, k), expected, atol=1e-6)
+        assert torch.allclose(nc.sgc_features(x, graph.edge_index, k), expected, atol=1e-6)
 
 
-def test_propagate_features_matches_gcnconv(graph):
+def test_sgc_features_matches_gcnconv(graph):
     """One step is GCNConv with the identity as weight and no bias."""
     d = graph.num_features
     conv = GCNConv(d, d, bias=False)
     with torch.no_grad():
         conv.lin.weight.copy_(torch.eye(d))
     out = conv(graph.x, graph.edge_index)
-    assert torch.allclose(nc.propagate_features(graph.x, graph.edge_index, 1), out, atol=1e-6)
+    assert torch.allclose(nc.sgc_features(graph.x, graph.edge_index, 1), out, atol=1e-6)
 
 
-def test_propagate_features_rejects_bad_input(graph):
+def test_sgc_features_rejects_bad_input(graph):
     with pytest.raises(ValueError, match="k must be"):
-        nc.propagate_features(graph.x, graph.edge_index, -1)
+        nc.sgc_features(graph.x, graph.edge_index, -1)
     with pytest.raises(ValueError, match="edge_index"):
-        nc.propagate_features(graph.x[:5], graph.edge_index, 1)
+        nc.sgc_features(graph.x[:5], graph.edge_index, 1)
 
 
 def test_feature_dropout_on_sparse_drops_stored_entries_only(graph):
@@ -241,27 +236,6 @@ def test_bad_arguments_are_refused(graph):
         nc.fit("mlp", wrong_length, epochs=1)
     with pytest.raises(ValueError, match="epochs"):
         nc.fit("mlp", graph, epochs=0)
-
-
-# --- PCA ------------------------------------------------------------------------------------
-
-def test_pca_2d_finds_the_directions_of_largest_variance():
-    g = torch.Generator().manual_seed(0)
-    z = torch.randn(500, 3, generator=g) * torch.tensor([5.0, 2.0, 0.1])
-    rotation, _ = torch.linalg.qr(torch.randn(3, 3, generator=g))
-    h = z @ rotation.T + torch.tensor([10.0, -3.0, 1.0])
-    p = nc.pca_2d(h)
-    assert p.shape == (500, 2)
-    assert torch.allclose(p.mean(0), torch.zeros(2), atol=1e-4)
-    var = p.var(0)
-    assert var[0] > var[1] > 1.0
-    # the projection keeps almost all the variance (the third direction has sd 0.1)
-    assert var.sum() / h.var(0).sum() > 0.99
-    # deterministic sign: re-running on a permutation of the rows gives the permuted rows
-    perm = torch.randperm(500, generator=g)
-    assert torch.allclose(nc.pca_2d(h[perm]), p[perm], atol=1e-4)
-    with pytest.raises(ValueError):
-        nc.pca_2d(torch.ones(5, 1))
 
 
 # --- Cora -----------------------------------------------------------------------------------

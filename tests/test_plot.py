@@ -1,11 +1,15 @@
 """Plot helpers (gnnedu/plot.py): every function returns a labelled Figure, nothing leaks."""
 
+import math
+
 import matplotlib.pyplot as plt
 import networkx as nx
 import numpy as np
+import pandas as pd
 import pytest
+import torch
 
-from gnnedu import plot
+from gnnedu import metrics, plot
 from gnnedu.data import toy
 
 
@@ -124,3 +128,73 @@ def test_drawing_into_a_shared_figure():
     assert plot.axes_for(ax1) == (fig, ax1)
     new_fig, new_ax = plot.axes_for(None, figsize=(2, 2))
     assert new_fig is not fig and tuple(new_fig.get_size_inches()) == (2.0, 2.0)
+
+
+# --- PCA (the embedding maps of notebooks 04 and 08) ------------------------------------------
+
+def test_pca_2d_matches_covariance_eigenvectors():
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(200, 5, generator=gen) * torch.tensor([5.0, 3.0, 1.0, 0.5, 0.2]) + 2.0
+    pca = plot.pca_2d(x)
+    xc = x.double() - x.double().mean(0)
+    evals, evecs = torch.linalg.eigh(xc.T @ xc)
+    top = evecs[:, [-1, -2]]
+    assert torch.allclose(pca["components"].abs(), top.abs(), atol=1e-8)
+    eye = torch.eye(2, dtype=torch.float64)
+    assert torch.allclose(pca["components"].T @ pca["components"], eye)
+    assert torch.allclose(pca["explained"], evals[[-1, -2]] / evals.sum())
+    assert torch.allclose(pca["mean"], x.double().mean(0))
+    # variance along each axis is the eigenvalue; coordinates are centred
+    assert torch.allclose((pca["coords"] ** 2).sum(0), evals[[-1, -2]])
+    assert torch.allclose(pca["coords"].mean(0), torch.zeros(2, dtype=torch.float64), atol=1e-10)
+    # sign rule: the largest loading of each axis is positive
+    for c in range(2):
+        col = pca["components"][:, c]
+        assert col[col.abs().argmax()] > 0
+    assert torch.allclose(plot.project(x, pca), pca["coords"])
+    with pytest.raises(ValueError):
+        plot.pca_2d(torch.zeros(1, 3))
+
+
+def test_pca_2d_coords_keep_the_largest_variance_with_a_fixed_sign():
+    g = torch.Generator().manual_seed(0)
+    z = torch.randn(500, 3, generator=g) * torch.tensor([5.0, 2.0, 0.1])
+    rotation, _ = torch.linalg.qr(torch.randn(3, 3, generator=g))
+    h = z @ rotation.T + torch.tensor([10.0, -3.0, 1.0])
+    p = plot.pca_2d(h)["coords"]
+    assert p.shape == (500, 2)
+    assert torch.allclose(p.mean(0), torch.zeros(2, dtype=p.dtype), atol=1e-4)
+    var = p.var(0)
+    assert var[0] > var[1] > 1.0
+    # the projection keeps almost all the variance (the third direction has sd 0.1)
+    assert var.sum() / h.double().var(0).sum() > 0.99
+    # deterministic sign: re-running on a permutation of the rows gives the permuted rows
+    perm = torch.randperm(500, generator=g)
+    assert torch.allclose(plot.pca_2d(h[perm])["coords"], p[perm], atol=1e-4)
+    with pytest.raises(ValueError):
+        plot.pca_2d(torch.ones(5, 1))
+
+
+# --- metrics by user activity, popularity bias (notebook 08) ----------------------------------
+
+def test_draw_buckets_and_bias_are_labelled():
+    per_user = {"n_train": np.array([3, 4, 7, 9, 12, 30]),
+                "recall@20": np.array([0.1, 0.2, 0.3, 0.4, 0.5, 0.6]),
+                "ndcg@20": np.array([0.0, 0.1, 0.2, 0.3, 0.4, 0.5])}
+    edges = (0, 5, 10, math.inf)
+    tables = {"LightGCN": metrics.metrics_by_bucket(per_user, edges=edges)}
+    fig = plot.draw_buckets(tables)
+    ax = fig.axes[0]
+    assert ax.get_ylabel() == "recall@20" and ax.get_legend() is not None
+    assert len(ax.patches) == len(tables["LightGCN"]) == 3
+    assert [t.get_text() for t in ax.get_xticklabels()] == [
+        "1-5\n(2 users)", "6-10\n(2 users)", ">10\n(2 users)"]
+    two = {**tables, "Popularity": tables["LightGCN"] / 2}
+    assert len(plot.draw_buckets(two, metric="ndcg@20").axes[0].patches) == 2 * 3
+
+    bias = pd.DataFrame({"recall@20": [0.3, 0.1], "arp@20": [0.2, 0.5],
+                         "coverage@20": [0.4, 0.05]}, index=["LightGCN", "Popularity"])
+    ax = plot.draw_bias(bias).axes[0]
+    assert ax.get_xlabel().startswith("ARP@20") and ax.get_ylabel().startswith("coverage@20")
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert legend == ["LightGCN (recall@20 0.300)", "Popularity (recall@20 0.100)"]

@@ -47,8 +47,8 @@ def test_article_42_literal_matches_the_readings_table():
     # v1: (h2 + h3) W / sqrt(2) = (rows 2 and 3 of W summed) / sqrt(2) = (.7, .3, 1) / sqrt(2)
     np.testing.assert_allclose(h1[0], np.array([0.7, 0.3, 1.0]) / np.sqrt(2) + B)
     h2 = sol.article_42_round(a, h1, W, B)
-    np.testing.assert_allclose(h2, mp.propagate(x, a, W, B, 2, how="article",
-                                                convention="hW")[2])
+    np.testing.assert_allclose(h2, mp.gcn_rounds(x, a, W, B, 2, how="article",
+                                                   convention="hW")[2])
 
 
 @pytest.mark.parametrize("n", [3, 4, 6])

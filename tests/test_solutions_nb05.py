@@ -1,20 +1,14 @@
 """Exercise solutions of notebook 05, checked on small hand-made inputs and on MovieLens-100K."""
 
-import os
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
 import torch
+from datafind import needs_movielens
 
+from gnnedu.data import to_hetero_data
 from gnnedu.graph import build_graph
 from notebooks.solutions import nb05
-
-ZIP = Path(os.environ.get("GNNEDU_DATA", Path(__file__).parents[2] / "shared" / "data")) \
-    / "ml-100k.zip"
-needs_movielens = pytest.mark.skipif(not ZIP.is_file(), reason=f"no MovieLens copy at {ZIP}")
-
 
 # Exercise 1 -------------------------------------------------------------------------------------
 
@@ -97,8 +91,6 @@ def test_hetero_to_offset_needs_node_counts():
 
 @needs_movielens
 def test_hetero_to_offset_matches_build_graph(ml):
-    from gnnedu.explore import to_hetero_data
-
     sample = ml.ratings.iloc[::7]
     out = nb05.hetero_to_offset(to_hetero_data(ml, sample))
     graph = build_graph(sample, ml.num_users, ml.num_items)

@@ -7,19 +7,16 @@ import pytest
 import torch
 
 from gnnedu import explain
-from gnnedu import explorer as ex
-from gnnedu.data import load_movielens, split_random
-from gnnedu.metrics import evaluate
+from gnnedu.data import split_random
+from gnnedu.metrics import bucket_labels, evaluate
 from gnnedu.models import LightGCN
 from notebooks.solutions import nb08
-
 
 MIN_TRAIN = 300  # heavy users only: few of them, so the recomputation by hand stays quick
 
 
 @pytest.fixture(scope="module")
-def fitted():
-    ml = load_movielens(progress=False)
+def fitted(ml):
     train, test = split_random(ml.ratings, 0.2, seed=0)
     model = LightGCN(dim=16).fit(train, num_users=ml.num_users, num_items=ml.num_items,
                                  epochs=1, seed=0)
@@ -40,7 +37,7 @@ def test_exercise_1_fold_in_cold_start(fitted):
     # recompute n = 5 by hand: first five training movies by time, all training movies masked
     users = [u for u in range(model.num_users) if deg[u] >= MIN_TRAIN and has_test[u]]
     recalls = []
-    with ex.frozen_embeddings(model):
+    with explain.frozen_embeddings(model):
         for u in users:
             mine = train[train["user"] == u].sort_values("timestamp", kind="stable")["item"]
             scores = explain.fold_in_scores(model, mine.tolist()[:5]).clone()
@@ -57,19 +54,19 @@ def test_exercise_2_origin_shares_by_bucket(fitted):
     model, _, _ = fitted
     table = nb08.exercise_2(model, n_users=12, k=3, seed=1)
     assert table["users"].sum() == 12
-    assert list(table.columns) == ["users", *ex.ORIGIN_GROUPS]
-    assert np.allclose(table[list(ex.ORIGIN_GROUPS)].sum(axis=1), 1.0)
-    order = ex.bucket_labels()
+    assert list(table.columns) == ["users", *explain.ORIGIN_GROUPS]
+    assert np.allclose(table[list(explain.ORIGIN_GROUPS)].sum(axis=1), 1.0)
+    order = bucket_labels()
     assert list(table.index) == [b for b in order if b in table.index]
     # one user's shares, by hand
     single = nb08.exercise_2(model, n_users=1, k=3, seed=1)
     u = int(np.sort(np.random.default_rng(1).choice(model.num_users, 1, replace=False))[0])
-    prof = ex.make_profile(model, u)
-    items, _ = ex.top_k(model, prof, 3)
-    shares = np.mean([[ex.score_decomposition(model, prof, i)["groups"][g]
-                       / ex.score_decomposition(model, prof, i)["score"]
-                       for g in ex.ORIGIN_GROUPS] for i in items.tolist()], axis=0)
-    assert np.allclose(single[list(ex.ORIGIN_GROUPS)].to_numpy()[0], shares)
+    prof = explain.make_profile(model, u)
+    items, _ = explain.top_k(model, prof, 3)
+    shares = np.mean([[explain.score_decomposition(model, prof, i)["groups"][g]
+                       / explain.score_decomposition(model, prof, i)["score"]
+                       for g in explain.ORIGIN_GROUPS] for i in items.tolist()], axis=0)
+    assert np.allclose(single[list(explain.ORIGIN_GROUPS)].to_numpy()[0], shares)
 
 
 def test_exercise_3_popularity_penalty(fitted):

@@ -1,27 +1,15 @@
 """gnnedu.sweeps (notebook 07's precomputed sweeps) on a tiny synthetic rating table."""
 
 import os
-from types import SimpleNamespace
 
-import pandas as pd
 import pytest
 import torch
+from synthetic import tiny_movielens
 
-from gnnedu import bench, sweeps
+from gnnedu import experiment, plot, sweeps
+from gnnedu.data import load_split
 
 QUICK = dict(epochs=4, eval_every=2, patience=1)   # a short validation search
-
-
-def tiny_movielens(num_users=40, num_items=60, per_user=12, seed=0):
-    gen = torch.Generator().manual_seed(seed)
-    rows = []
-    for u in range(num_users):
-        # users share a taste: low item indices are more likely
-        items = torch.multinomial(torch.linspace(2.0, 0.2, num_items), per_user,
-                                  generator=gen)
-        rows += [(u, int(i), 4, t) for t, i in enumerate(items)]
-    ratings = pd.DataFrame(rows, columns=["user", "item", "rating", "timestamp"])
-    return SimpleNamespace(ratings=ratings, num_users=num_users, num_items=num_items)
 
 
 @pytest.fixture(scope="module")
@@ -49,13 +37,15 @@ def test_epochs_are_never_fixed_in_the_training_settings():
         assert "epochs" not in config["train"]
 
 
-def test_run_config_reproduces_bench_run_one(ml):
-    # LightGCN's switches as a sweep configuration give bench's LightGCN row, bit for bit
+def test_run_config_reproduces_experiment_run_one(ml):
+    # LightGCN's switches as a sweep configuration give the LightGCN row of gnnedu bench's
+    # runner, bit for bit
     config = next(c for c in sweeps.sweep_configs(("depth",)) if ["prop_mean", 3] in c["tags"])
     [row] = sweeps.run_config(config, ml, seeds=(1,), epochs=2)
-    train, test = bench.load_split(ml, "random", 1)
-    expected, _ = bench.run_one("lightgcn", train, test, ml.num_users, ml.num_items, seed=1,
-                                epochs=2)
+    assert row["id"] == config["id"]
+    train, test = load_split(ml, "random", 1)
+    expected, _ = experiment.run_one("lightgcn", train, test, ml.num_users, ml.num_items,
+                                     seed=1, epochs=2)
     for key in ("recall@20", "ndcg@20", "precision@10", "map@10"):
         assert row[key] == expected[key]
 
@@ -77,6 +67,8 @@ def test_run_sweeps_writes_resumes_and_summarises(ml, tmp_path, monkeypatch):
     assert len(results["runs"]) == 2 * len(results["configs"])
     assert len(results["random"]) == 2
     assert results["environment"]["threads"] == int(os.environ.get("GNNEDU_THREADS", 1))
+    # the validation search is experiment.EARLY_STOPPING with the overrides
+    assert results["protocol"]["search"] == {**experiment.EARLY_STOPPING, **QUICK}
 
     frame = sweeps.summary_frame(sweeps.load_sweeps(path), "ablation")
     assert list(frame["step"]) == [name for name, _, _ in sweeps.ABLATION]
@@ -108,11 +100,12 @@ def test_run_sweeps_writes_resumes_and_summarises(ml, tmp_path, monkeypatch):
     assert third["runs"] == results["runs"]
 
 
-def test_random_ranking_precision_matches_its_expectation():
+def test_random_rows_precision_matches_its_expectation():
     # for a uniformly random ranking, E[precision@K] = n_test / (num_items - n_train) per user
     ml = tiny_movielens(num_users=300, num_items=80, per_user=20, seed=3)
     [row] = sweeps.random_rows(ml, seeds=(0,))
-    train, test = bench.load_split(ml, "random", 0)
+    assert row["key"] == "random" and row["split"] == "random"
+    train, test = load_split(ml, "random", 0)
     n_train = train.groupby("user").size()
     n_test = test.groupby("user").size()
     expected = (n_test / (ml.num_items - n_train.loc[n_test.index])).mean()
@@ -154,26 +147,30 @@ def test_format_table_shows_mean_and_std(small_results):
 
 def test_figures_are_labelled(small_results):
     frame = sweeps.summary_frame(small_results, "ablation")
-    fig = sweeps.plot_ablation(frame)
+    fig = plot.plot_ablation(frame)
     ax = fig.axes[0]
     assert "LightGCN" in ax.get_title() and ax.get_xlabel() == "test recall@20"
     assert len(ax.patches) == len(frame)
 
-    fig = sweeps.plot_depth(small_results)
+    curves = sweeps.depth_curves(small_results)
+    assert list(curves) == [label for _, label, _, _ in sweeps.DEPTH_FAMILIES]
+    for (family, _, _, _), frame in zip(sweeps.DEPTH_FAMILIES, curves.values()):
+        assert frame.equals(sweeps.summary_frame(small_results, family))
+    fig = plot.plot_depth(curves)
     assert len(fig.axes) == 2
     for ax in fig.axes:
         assert ax.get_xlabel() == "number of layers L"
         assert len(ax.get_legend().get_texts()) == len(sweeps.DEPTH_FAMILIES)
 
-    fig = sweeps.plot_depth(small_results, references={"EASE": {"recall@20": 0.3}})
+    fig = plot.plot_depth(curves, references={"EASE": {"recall@20": 0.3}})
     left, right = fig.axes
     assert "EASE" in [t.get_text() for t in left.get_legend().get_texts()]
     assert len(right.get_legend().get_texts()) == len(sweeps.DEPTH_FAMILIES)  # no N@20 value
     assert left.lines[-1].get_ydata()[0] == 0.3
 
-    summary = bench.summarize(small_results["random"] + [
+    summary = experiment.summarize(small_results["random"] + [
         {**r, "model": "m", "key": "m"} for r in small_results["runs"][:2]])
-    fig = sweeps.plot_comparison(summary)
+    fig = plot.plot_comparison(summary)
     left, right = fig.axes
     assert [t.get_text() for t in left.get_xticklabels()] == ["Random", "m"]
     assert right.get_xscale() == "log"

@@ -9,8 +9,15 @@ import torch
 from gnnedu.graph import build_graph
 from gnnedu.metrics import evaluate
 from gnnedu.models import MF, GCNRecommender, LightGCN
-from gnnedu.train import (TrainConfig, bpr_loss, carve_validation, known_pairs,
-                          sample_negatives, train_bpr)
+from gnnedu.train import (
+    TrainConfig,
+    bpr_loss,
+    carve_validation,
+    false_negative_rate,
+    known_pairs,
+    sample_negatives,
+    train_bpr,
+)
 
 
 def synthetic(num_users=80, num_items=60, seed=0):
@@ -125,3 +132,17 @@ def test_fit_settings_defaults_config_and_overrides():
     model = MF(dim=4).fit(graph, config=config, num_neg=2)
     assert model.history.config["lr"] == 0.05 and model.history.config["num_neg"] == 2
     assert model.history.config["batch_size"] == 64 and len(model.history.epochs) == 3
+
+
+def _pairs(pairs):
+    users, items = zip(*pairs)
+    return pd.DataFrame({"user": users, "item": items, "rating": 4, "timestamp": 0})
+
+
+def test_false_negative_rate_extremes():
+    train = _pairs([(0, 0), (1, 1)])
+    # every item a user has not trained on is in their test set -> every negative is false
+    all_test = _pairs([(0, 1), (0, 2), (1, 0), (1, 2)])
+    assert false_negative_rate(train, all_test, 3, num_samples=200) == 1.0
+    none_test = _pairs([(0, 0), (1, 1)])      # test items are training items: never drawn
+    assert false_negative_rate(train, none_test, 3, num_samples=200) == 0.0

@@ -1,4 +1,5 @@
-"""Explorers (gnnedu/widgets.py): drive the controls as a user would, check state and figure."""
+"""gnnedu.widgets.message_passing (notebooks 02, 03): drive the controls as a user would, check
+state and figure."""
 
 import ipywidgets
 import networkx as nx
@@ -6,8 +7,8 @@ import numpy as np
 import pytest
 
 from gnnedu import mp, plot
-from gnnedu import widgets as gw
 from gnnedu.data import toy
+from gnnedu.widgets import message_passing as gw
 
 TRI_POS = {0: (0.0, 1.0), 1: (-1.0, 0.0), 2: (1.0, 0.0)}
 
@@ -51,7 +52,7 @@ def test_stepper_default_view(stepper):
 
 def test_stepper_controls_change_state_and_picture(stepper):
     w, b = toy.article_weights()
-    hs = mp.propagate(toy.triangle_features(), toy.triangle_adjacency(), w, b, rounds=2)
+    hs = mp.gcn_rounds(toy.triangle_features(), toy.triangle_adjacency(), w, b, rounds=2)
     png0, redraws0 = stepper.image.value, stepper.redraws
     stepper.round_slider.value = 2
     assert stepper.redraws == redraws0 + 1 and stepper.image.value != png0

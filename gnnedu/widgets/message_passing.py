@@ -1,4 +1,5 @@
-"""Interactive explorers for notebooks 02 and 03, each a thin layer over pure functions.
+"""The message-passing explorers of notebooks 02 and 03, each a thin layer over pure functions
+(the pattern of :mod:`gnnedu.widgets.base`).
 
 Every explorer follows the same pattern:
 
@@ -19,7 +20,6 @@ from __future__ import annotations
 
 import html
 from collections.abc import Mapping, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 import ipywidgets as widgets
@@ -28,6 +28,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from gnnedu import mp, plot
+from gnnedu.widgets.base import Explorer
 
 FIGURE_DPI = 80
 
@@ -41,48 +42,21 @@ def graph_adjacency(graph: nx.Graph) -> np.ndarray:
     return nx.to_numpy_array(graph, nodelist=nodes, weight=None)
 
 
-class _Explorer:
-    """Shared plumbing: the figure image, display, and a guard against nested redraws."""
-
-    css_class = "gnnedu-widget"
+class _ImageExplorer(Explorer):
+    """An explorer whose view is a row of controls above its figure (shown as a PNG image)."""
 
     def _init_view(self, controls: Sequence[widgets.Widget], side: widgets.Widget | None = None):
         self.image = widgets.Image(format="png")
         self.image.add_class("gnnedu-figure")
         body = [self.image] if side is None else [self.image, side]
-        self.widget = widgets.VBox([widgets.HBox(list(controls)), widgets.HBox(body)])
-        self.widget.add_class("gnnedu-widget")
-        self.widget.add_class(self.css_class)
-        self._holding = False
-        self.figure: Figure | None = None
-        self.state: dict = {}
-        self.redraws = 0
+        self._init_box([widgets.HBox(list(controls)), widgets.HBox(body)])
         for control in controls:
             control.observe(self._on_change, names="value")
-
-    @contextmanager
-    def _hold(self):
-        """Change several controls, then redraw once."""
-        self._holding = True
-        try:
-            yield
-        finally:
-            self._holding = False
-
-    def _on_change(self, _change=None):
-        if not self._holding:
-            self.update()
 
     def _show(self, fig: Figure):
         self.figure = fig
         self.image.value = plot.figure_to_png(fig, dpi=FIGURE_DPI)
         self.redraws += 1
-
-    def update(self):  # pragma: no cover - overridden
-        raise NotImplementedError
-
-    def _repr_mimebundle_(self, **kwargs):
-        return self.widget._repr_mimebundle_(**kwargs)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -97,7 +71,7 @@ def stepper_state(traces, h0, rnd: int, substep: str, node: int, w, b, names=Non
     ``traces`` is ``mp.trace(...)``. Returns ``round``, ``substep``, ``node``, ``sources`` (who
     sends to ``node``), ``vectors`` (every node's vector after ``substep`` of this round; for
     ``gather`` the vectors being sent, ``h^(rnd-1)``) and ``text`` (the arithmetic for ``node``
-    up to ``substep``, from :func:`gnnedu.mp.explain`).
+    up to ``substep``, from :func:`gnnedu.mp.arithmetic`).
     """
     if not 1 <= rnd <= len(traces):
         raise ValueError(f"round must be in 1..{len(traces)}, got {rnd}")
@@ -117,7 +91,7 @@ def stepper_state(traces, h0, rnd: int, substep: str, node: int, w, b, names=Non
         "node": node,
         "sources": [int(j) for j in step.sources],
         "vectors": vectors,
-        "text": mp.explain(step, w, b, names, upto=substep, decimals=decimals),
+        "text": mp.arithmetic(step, w, b, names, upto=substep, decimals=decimals),
     }
 
 
@@ -151,7 +125,7 @@ def draw_stepper(graph: nx.Graph, pos: Mapping, state: dict, names=None, decimal
     return fig
 
 
-class MessagePassingStepper(_Explorer):
+class MessagePassingStepper(_ImageExplorer):
     """Step through graph-convolution rounds sub-step by sub-step (notebook 02).
 
     Controls: ``round_slider`` (IntSlider "round"), ``substep_slider`` (SelectionSlider
@@ -237,7 +211,7 @@ def draw_receptive_field(graph: nx.Graph, pos: Mapping, state: dict, title_prefi
     return fig
 
 
-class ReceptiveFieldExplorer(_Explorer):
+class ReceptiveFieldExplorer(_ImageExplorer):
     """Which nodes can influence a chosen node after ``k`` layers (notebook 03).
 
     Controls: ``graph_dropdown`` (Dropdown "graph"), ``node_dropdown`` (Dropdown "node"),
@@ -355,7 +329,7 @@ def draw_aggregator(case: GraphCase, state: dict, title_prefix: str = "") -> Fig
     return fig
 
 
-class AggregatorExplorer(_Explorer):
+class AggregatorExplorer(_ImageExplorer):
     """Node features layer by layer under a chosen aggregator (notebook 03).
 
     Controls: ``graph_dropdown`` (Dropdown "graph"), ``aggregator_dropdown`` (Dropdown

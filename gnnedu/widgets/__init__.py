@@ -1,0 +1,8 @@
+"""The interactive explorers, one module per notebook family.
+
+- :mod:`gnnedu.widgets.base`: the ``Explorer`` base class every explorer shares.
+- :mod:`gnnedu.widgets.message_passing`: the stepper (notebook 02), the receptive-field and
+  aggregator explorers (notebook 03).
+- :mod:`gnnedu.widgets.recommendations`: the recommendation explorer of notebook 08, its tables
+  and drawings.
+"""
