@@ -1,6 +1,6 @@
 """Solutions to the exercises of notebook 08 (exploring a trained LightGCN).
 
-Each function takes a trained LightGCN (``bench.run_one("lightgcn", ...)`` in the notebook) and
+Each function takes a trained LightGCN (``experiment.run_one("lightgcn", ...)`` in the notebook) and
 the protocol-P1 split, and returns a small table.
 """
 
@@ -11,9 +11,17 @@ import pandas as pd
 import torch
 
 from gnnedu import explain
-from gnnedu import explorer as ex
 from gnnedu.graph import as_index_pairs
-from gnnedu.metrics import evaluate, hit_matrix, per_user_metrics, ranking_metrics, topk_masked
+from gnnedu.metrics import (
+    BUCKET_EDGES,
+    activity_buckets,
+    bucket_labels,
+    evaluate,
+    hit_matrix,
+    per_user_metrics,
+    ranking_metrics,
+    topk_masked,
+)
 
 
 def _item_sets(pairs, num_users: int) -> list[list[int]]:
@@ -44,7 +52,7 @@ def exercise_1(model, train: pd.DataFrame, test: pd.DataFrame, ns=(1, 3, 5, 10, 
     first_items = {u: g["item"].tolist() for u, g in ordered.groupby("user") if u in set(users)}
     seen = graph.item_lists()
     folded = {}
-    with ex.frozen_embeddings(model):
+    with explain.frozen_embeddings(model):
         for n in ns:
             recalls = []
             for u in users:
@@ -62,12 +70,12 @@ def exercise_1(model, train: pd.DataFrame, test: pd.DataFrame, ns=(1, 3, 5, 10, 
             "trained": float(trained[f"recall@{k}"].mean()), "users": len(users)}
 
 
-def exercise_2(model, n_users: int = 100, k: int = 10, edges=ex.BUCKET_EDGES,
+def exercise_2(model, n_users: int = 100, k: int = 10, edges=BUCKET_EDGES,
                seed: int = 0) -> pd.DataFrame:
     """Where does a score come from?
 
     For ``n_users`` users drawn at random (``seed``), split each of their top-``k`` scores by
-    origin (:func:`gnnedu.explorer.score_decomposition`), turn each group into a share of the
+    origin (:func:`gnnedu.explain.score_decomposition`), turn each group into a share of the
     score, average over the list and then over the users of each activity bucket. Rows: buckets
     (with the number of users); columns: the four origin groups (each row sums to 1).
     """
@@ -76,21 +84,21 @@ def exercise_2(model, n_users: int = 100, k: int = 10, edges=ex.BUCKET_EDGES,
     users = np.sort(rng.choice(graph.num_users, size=min(n_users, graph.num_users),
                                replace=False))
     rows = []
-    with ex.frozen_embeddings(model):
+    with explain.frozen_embeddings(model):
         for u in users.tolist():
-            profile = ex.make_profile(model, u)
-            items, _ = ex.top_k(model, profile, k)
+            profile = explain.make_profile(model, u)
+            items, _ = explain.top_k(model, profile, k)
             shares = []
             for item in items.tolist():
-                dec = ex.score_decomposition(model, profile, item)
-                shares.append([dec["groups"][g] / dec["score"] for g in ex.ORIGIN_GROUPS])
+                dec = explain.score_decomposition(model, profile, item)
+                shares.append([dec["groups"][g] / dec["score"] for g in explain.ORIGIN_GROUPS])
             rows.append(np.mean(shares, axis=0))
-    frame = pd.DataFrame(rows, columns=list(ex.ORIGIN_GROUPS))
-    frame["bucket"] = ex.activity_buckets(graph.user_degree[users].numpy(), edges)
+    frame = pd.DataFrame(rows, columns=list(explain.ORIGIN_GROUPS))
+    frame["bucket"] = activity_buckets(graph.user_degree[users].numpy(), edges)
     grouped = frame.groupby("bucket", sort=False)
-    out = grouped[list(ex.ORIGIN_GROUPS)].mean()
+    out = grouped[list(explain.ORIGIN_GROUPS)].mean()
     out.insert(0, "users", grouped.size())
-    return out.reindex([b for b in ex.bucket_labels(edges) if b in out.index])
+    return out.reindex([b for b in bucket_labels(edges) if b in out.index])
 
 
 def exercise_3(model, test: pd.DataFrame, betas=(0.0, 0.25, 0.5, 1.0, 2.0), k: int = 20
