@@ -154,8 +154,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--models", default=",".join(DEFAULT_MODELS),
                    help=f"comma-separated, from: {','.join(MODELS)} (default: %(default)s)")
     p.add_argument("--model", dest="models", help="alias of --models")
-    p.add_argument("--split", default="random", choices=SPLITS,
-                   help="per-user random split or an official MovieLens split (default: random)")
+    p.add_argument("--split", default=None,
+                   help=f"top-K on MovieLens: {', '.join(SPLITS)} (default: random, the "
+                        "per-user random split of protocol P1)")
     seeds = ",".join(str(s) for s in DEFAULT_SEEDS)
     p.add_argument("--seeds", default=seeds, help=f"comma-separated seeds (default: {seeds})")
     p.add_argument("--seed", dest="seeds", help="alias of --seeds")
@@ -177,8 +178,18 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark from the command line; returns the exit status."""
     args = build_parser().parse_args(argv)
-    from gnnedu.data import DataError, load_movielens
+    return _main_topk(args, argv)
 
+
+def _main_topk(args, argv) -> int:
+    """Top-K recommendation on MovieLens-100K (protocol P1 by default)."""
+    from gnnedu.data import SPLITS, DataError, load_movielens
+
+    split = "random" if args.split is None else args.split
+    if split not in SPLITS:
+        print(f"error: unknown split {split!r} for top-K on MovieLens; choose from "
+              f"{', '.join(SPLITS)}", file=sys.stderr)
+        return 2
     models = [m for m in args.models.replace(" ", "").split(",") if m]
     seeds = _parse_floats(args.seeds, int)
     if not models or not seeds:
@@ -186,7 +197,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         ml = load_movielens(args.data, progress=not args.no_progress)
-        results = run_benchmark(models, args.split, seeds, args.threshold, args.test_ratio,
+        results = run_benchmark(models, split, seeds, args.threshold, args.test_ratio,
                                 args.epochs, progress=not args.no_progress, ml=ml,
                                 topk_path=args.save_topk)
     except ValueError as err:

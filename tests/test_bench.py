@@ -71,10 +71,12 @@ def test_official_split_and_threshold(tmp_path):
     assert results["runs"][0]["users"] < 943      # some users have no test rating >= 4
 
 
-def test_bad_arguments():
+def test_bad_arguments(capsys):
     assert bench.main(["--models", "svd", "--no-progress", "--out", "/nonexistent/x"]) == 2
-    with pytest.raises(SystemExit):
-        bench.main(["--split", "u9"])
+    capsys.readouterr()
+    assert bench.main(["--split", "u9", "--models", "popularity", "--no-progress"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "u9" in err[0] and "random, u1" in err[0]
     result = subprocess.run([sys.executable, "-m", "gnnedu.bench", "--help"],
                             capture_output=True, text=True, check=True)
     assert "--save-topk" in result.stdout and "--split" in result.stdout
