@@ -8,7 +8,6 @@ import re
 import subprocess
 import sys
 
-import pytest
 from datafind import needs_movielens
 from synthetic import example_runs
 
