@@ -31,13 +31,30 @@ import numpy as np
 import torch
 from matplotlib.lines import Line2D
 
-USER_COLOR = "#4c72b0"
-ITEM_COLOR = "#dd8452"
-HIGHLIGHT_COLOR = "#c44e52"
+# The colour-blind-safe palette of Okabe and Ito (2008, "Color Universal Design"), used for every
+# figure: new_figure() makes it the colour cycle of each axes.
+PALETTE = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442",
+           "#000000")
+USER_COLOR = "#0072B2"       # blue
+ITEM_COLOR = "#E69F00"       # orange
+HIGHLIGHT_COLOR = "#D55E00"  # vermillion
 DIM_COLOR = "#d9d9d9"
 
+# One colour per model in every notebook (display names, as ``model.name``).
+MODEL_COLORS = {
+    "Random": "#999999", "Popularity": "#000000", "ItemKNN": "#56B4E9", "EASE": "#009E73",
+    "GraphFilter": "#F0E442", "BPR-MF": "#E69F00", "GCN": "#CC79A7", "LightGCN": "#0072B2",
+}
 
-DISPLAY_DPI = 100  # resolution of the PNG a notebook shows
+DISPLAY_DPI = 150  # resolution of the PNG a notebook shows
+
+
+def model_color(name: str) -> str:
+    """The colour of model ``name`` in every figure (:data:`MODEL_COLORS`); a model without one
+    gets a palette colour chosen from its name, the same on every run."""
+    if name in MODEL_COLORS:
+        return MODEL_COLORS[name]
+    return PALETTE[sum(name.encode()) % len(PALETTE)]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -63,6 +80,8 @@ def new_figure(nrows: int = 1, ncols: int = 1, figsize=(6.0, 4.0), **subplot_kw)
     """
     fig = Figure(figsize=figsize, layout="constrained")
     axes = fig.subplots(nrows, ncols, squeeze=True, subplot_kw=subplot_kw or None)
+    for ax in np.atleast_1d(axes).ravel():
+        ax.set_prop_cycle(color=list(PALETTE))
     return fig, axes
 
 
@@ -584,7 +603,8 @@ def plot_comparison(summary, metrics=("recall@20", "ndcg@20")):
     left.grid(axis="y", alpha=0.3)
     for s in summary:
         seconds = max(float(s["train_seconds"]), 1e-2)
-        right.errorbar(seconds, s["recall@20"], yerr=s["recall@20_std"], marker="o", capsize=2)
+        right.errorbar(seconds, s["recall@20"], yerr=s["recall@20_std"], marker="o", capsize=2,
+                       color=model_color(s["model"]))
         right.annotate(s["model"], (seconds, s["recall@20"]), textcoords="offset points",
                        xytext=(5, 4), fontsize=8)
     right.set_xscale("log")
@@ -611,7 +631,8 @@ def draw_buckets(tables: Mapping, metric: str = "recall@20",
     x = np.arange(len(buckets))
     for i, name in enumerate(names):
         vals = tables[name].reindex(buckets)[metric].to_numpy()
-        ax.bar(x + (i - (len(names) - 1) / 2) * width, vals, width, label=name)
+        ax.bar(x + (i - (len(names) - 1) / 2) * width, vals, width, label=name,
+               color=model_color(name))
     users = next(iter(tables.values())).reindex(buckets)["users"].to_numpy()
     ax.set_xticks(x, [f"{b}\n({u} users)" for b, u in zip(buckets, users)])
     ax.set_xlabel("training interactions per user")
@@ -628,7 +649,7 @@ def draw_bias(table, k: int = 20, figsize=(6.8, 4.2)) -> Figure:
     rec = table[f"recall@{k}"].to_numpy()
     sizes = 40 + 600 * (rec / max(rec.max(), 1e-12)) ** 2
     for (name, row), s in zip(table.iterrows(), sizes):
-        ax.scatter(row[f"arp@{k}"], row[f"coverage@{k}"], s=s, alpha=0.7,
+        ax.scatter(row[f"arp@{k}"], row[f"coverage@{k}"], s=s, alpha=0.7, color=model_color(name),
                    label=f"{name} (recall@{k} {row[f'recall@{k}']:.3f})")
     ax.set_xlabel(f"ARP@{k}: mean training popularity of recommended items")
     ax.set_ylabel(f"coverage@{k}: share of the catalogue recommended")

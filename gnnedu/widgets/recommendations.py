@@ -308,11 +308,8 @@ def _user_view_state(model, ml, train, user, remove, add, k, explain_rank, top, 
 # Drawing
 # ---------------------------------------------------------------------------------------------
 
-GENRE_COLORS = {
-    "Drama": "#4c72b0", "Comedy": "#dd8452", "Action": "#55a868", "Thriller": "#8172b3",
-    "Romance": "#da8bc3", "Children's": "#ccb974", "Horror": "#937860", "Sci-Fi": "#64b5cd",
-    "other": "#c7c7c7",
-}
+# MAP_GENRES in the colour-blind-safe palette of gnnedu.plot; the rest grey.
+GENRE_COLORS = {**dict(zip(MAP_GENRES, plot.PALETTE)), "other": "#c7c7c7"}
 
 
 def _short(text: str, n: int = 34) -> str:
