@@ -8,8 +8,8 @@ cache, or ``--data``)::
     python -m gnnedu.sweeps
 
 which writes ``gnnedu/results/sweeps/nb07.json`` after every configuration. ``--resume`` keeps
-the configurations already in the file (to finish an interrupted run; not after a change to the
-models or the training code), ``--only ablation`` (or ``depth``, ``random``) runs a part,
+the configurations already in the file and trains only the seeds they lack (to finish an
+interrupted run or add seeds; not after a change to the models or the training code), ``--only ablation`` (or ``depth``, ``random``) runs a part,
 ``--help`` lists the rest.
 
 Protocol (the one ``gnnedu bench`` uses, so the rows are comparable with ``p1.json``):
@@ -199,7 +199,7 @@ def choose_epochs(config: dict, ml, search: dict | None = None, seed: int = SEAR
             "val_seconds": time.perf_counter() - start}
 
 
-def run_config(config: dict, ml, seeds=(0, 1, 2), epochs: int = 1) -> list[dict]:
+def run_config(config: dict, ml, seeds=(0, 1, 2, 3, 4), epochs: int = 1) -> list[dict]:
     """Train ``config`` for ``epochs`` on each seed's training split and evaluate it on that
     seed's test split with ``gnnedu.experiment.run_one`` (the runner of ``gnnedu bench``)."""
     from gnnedu import setup_notebook
@@ -214,7 +214,7 @@ def run_config(config: dict, ml, seeds=(0, 1, 2), epochs: int = 1) -> list[dict]
     return rows
 
 
-def random_rows(ml, seeds=(0, 1, 2)) -> list[dict]:
+def random_rows(ml, seeds=(0, 1, 2, 3, 4)) -> list[dict]:
     """The ``random`` model (uniform scores, seeded) evaluated like every model, per seed."""
     rows = []
     for seed in seeds:
@@ -228,21 +228,23 @@ def _part_of(config: dict) -> set:
     return {"ablation" if tag[0] == "ablation" else "depth" for tag in config["tags"]}
 
 
-def run_sweeps(path=RESULTS_PATH, parts=("ablation", "depth", "random"), seeds=(0, 1, 2),
+def run_sweeps(path=RESULTS_PATH, parts=("ablation", "depth", "random"), seeds=(0, 1, 2, 3, 4),
                ml=None, fresh: bool = False, search: dict | None = None,
                log=print) -> dict:
     """Run the sweeps named in ``parts``, saving ``path`` after every configuration.
 
     Configurations of the parts asked for are trained, except those already finished in
-    ``path`` (same id and seeds) when ``fresh`` is False (resuming). Those of the other parts
-    are kept from ``path`` as they are."""
+    ``path`` (same id) when ``fresh`` is False (resuming): a finished configuration keeps its
+    validation choice and its rows, and only the seeds it lacks are trained (with the epochs
+    chosen before), so a sweep over seeds 0-2 extends to 0-4 at the cost of two seeds. Those of
+    the other parts are kept from ``path`` as they are."""
     from gnnedu import setup_notebook
     from gnnedu.data import load_movielens
 
     path = Path(path)
     ml = load_movielens(progress=False) if ml is None else ml
     old = json.loads(path.read_text()) if path.exists() else {}
-    finished = {c["id"]: c for c in old.get("configs", []) if c.get("seeds") == list(seeds)}
+    finished = {c["id"]: c for c in old.get("configs", [])}
     setup_notebook(seed=seeds[0])  # one thread, as every run below: record that, not the default
     environment = machine_info()
     environment["load_average_at_start"] = [round(x, 2) for x in os.getloadavg()]
@@ -262,9 +264,17 @@ def run_sweeps(path=RESULTS_PATH, parts=("ablation", "depth", "random"), seeds=(
         asked = bool(_part_of(config) & set(parts))
         prev = finished.get(config["id"])
         if prev is not None and not (asked and fresh):
-            entry = {**prev, "tags": config["tags"], "labels": config["labels"]}
-            rows = [r for r in old["runs"] if r["id"] == config["id"]]
-            log(f"[{i}/{len(configs)}] {config['id']}: kept ({entry['epochs']} epochs)")
+            rows = [r for r in old["runs"] if r["id"] == config["id"] and r["seed"] in seeds]
+            missing = [s for s in seeds if s not in {r["seed"] for r in rows}]
+            if missing and asked:
+                rows = sorted(rows + run_config(config, ml, missing, prev["epochs"]),
+                              key=lambda r: r["seed"])
+            elif missing:
+                continue
+            entry = {**prev, "tags": config["tags"], "labels": config["labels"],
+                     "seeds": [r["seed"] for r in rows]}
+            log(f"[{i}/{len(configs)}] {config['id']}: kept ({entry['epochs']} epochs)"
+                + (f", trained seeds {missing}" if missing else ""))
         elif asked:
             chosen = choose_epochs(config, ml, search)
             rows = run_config(config, ml, seeds, chosen["epochs"])
@@ -361,7 +371,8 @@ def main(argv=None) -> int:
     parser.add_argument("--out", default=str(RESULTS_PATH), help="JSON file (%(default)s)")
     parser.add_argument("--only", default="ablation,depth,random",
                         help="comma-separated parts: ablation, depth, random (default: all)")
-    parser.add_argument("--seeds", default="0,1,2", help="comma-separated seeds (0,1,2)")
+    parser.add_argument("--seeds", default="0,1,2,3,4",
+                        help="comma-separated seeds (default: 0,1,2,3,4)")
     parser.add_argument("--resume", action="store_true",
                         help="keep the configurations already finished in --out")
     parser.add_argument("--data", default=None,

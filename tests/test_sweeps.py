@@ -174,3 +174,23 @@ def test_figures_are_labelled(small_results):
     left, right = fig.axes
     assert [t.get_text() for t in left.get_xticklabels()] == ["Random", "m"]
     assert right.get_xscale() == "log"
+
+
+def test_resume_adds_seeds_without_choosing_again(ml, tmp_path, monkeypatch):
+    path = tmp_path / "sweep.json"
+    first = sweeps.run_sweeps(path, parts=("ablation",), seeds=(0,), ml=ml, search=QUICK,
+                              log=lambda msg: None)
+    monkeypatch.setattr(sweeps, "choose_epochs", lambda *a, **k: pytest.fail("chose again"))
+    more = sweeps.run_sweeps(path, parts=("ablation",), seeds=(0, 1), ml=ml,
+                             log=lambda msg: None)
+    assert [c["epochs"] for c in more["configs"]] == [c["epochs"] for c in first["configs"]]
+    assert all(c["seeds"] == [0, 1] for c in more["configs"])
+    for config in more["configs"]:
+        rows = [r for r in more["runs"] if r["id"] == config["id"]]
+        assert [r["seed"] for r in rows] == [0, 1]
+        assert rows[0] == next(r for r in first["runs"] if r["id"] == config["id"])
+    # the added seed is the row a run over both seeds would have written
+    [config] = [c for c in more["configs"] if ["ablation", "article"] in c["tags"]]
+    expected = sweeps.run_config(config, ml, (1,), config["epochs"])[0]
+    got = next(r for r in more["runs"] if r["id"] == config["id"] and r["seed"] == 1)
+    assert got["recall@20"] == expected["recall@20"]

@@ -1,4 +1,5 @@
-"""Datasets: MovieLens-100K, Cora, the toy graphs (``gnnedu.data.toy``), and train/test splits.
+"""Datasets: MovieLens-100K, Cora, Gowalla, the toy graphs (``gnnedu.data.toy``), and
+train/test splits.
 
 Search order for a dataset: an explicit ``path``; ``$GNNEDU_DATA``; the user cache
 (``$GNNEDU_CACHE`` or ``~/.cache/gnnedu``); a download. Every file used is checked by SHA-256.
@@ -16,6 +17,7 @@ from gnnedu.data.fetch import (
     copy_to_cache,
     locate,
 )
+from gnnedu.data.gowalla import GOWALLA, Gowalla, load_gowalla
 from gnnedu.data.movielens import OFFICIAL_SPLITS, MovieLens, find_movies, load_movielens
 from gnnedu.data.splits import SPLITS, implicit, load_split, split_random, split_temporal
 from gnnedu.data.toy import (
@@ -65,6 +67,9 @@ __all__ = [
     "implicit",
     "load_cora",
     "load_movielens",
+    "GOWALLA",
+    "Gowalla",
+    "load_gowalla",
     "find_movies",
     "split_random",
     "split_temporal",
