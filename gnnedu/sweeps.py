@@ -9,8 +9,8 @@ cache, or ``--data``)::
 
 which writes ``gnnedu/results/sweeps/nb07.json`` after every configuration. ``--resume`` keeps
 the configurations already in the file and trains only the seeds they lack (to finish an
-interrupted run or add seeds; not after a change to the models or the training code), ``--only ablation`` (or ``depth``, ``random``) runs a part,
-``--help`` lists the rest.
+interrupted run or add seeds; not after a change to the models or the training code),
+``--only ablation`` (or ``depth``, ``random``) runs a part, ``--help`` lists the rest.
 
 Protocol (the one ``gnnedu bench`` uses, so the rows are comparable with ``p1.json``):
 MovieLens-100K, every rating an implicit positive, per-user random 80/20 split for each seed,
