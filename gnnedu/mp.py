@@ -29,7 +29,7 @@ import torch
 from torch_geometric.nn import MessagePassing
 
 SUBSTEPS = ("gather", "aggregate", "transform", "bias", "activate")
-# Linear aggregators are a matrix C with AGG(H) = C @ H (see propagation_matrix); max is not.
+# Linear aggregators are a matrix P with AGG(H) = P @ H (see propagation_matrix); max is not.
 LINEAR_AGGREGATORS = ("sum", "mean", "article", "sym")
 AGGREGATORS = ("sum", "mean", "max", "article", "sym")
 AGGREGATOR_LABELS = {
@@ -106,14 +106,15 @@ def neighbours(adj, i: int, self_loops: bool = False) -> np.ndarray:
 
 
 def propagation_matrix(adj, how: str = "mean", self_loops: bool = False) -> np.ndarray:
-    """The matrix ``C`` with ``AGG(H) = C @ H`` for a linear aggregator.
+    """The propagation matrix ``P`` with ``AGG(H) = P @ H`` for a linear aggregator.
 
     With ``A`` (or ``A~ = A + I`` when ``self_loops``) and its degree matrix ``D``:
 
-    * ``sum``:     ``C = A``
-    * ``mean``:    ``C = D^-1 A``             (row ``i`` averages the neighbours)
-    * ``article``: ``C = D^-1/2 A``           (the article's 4.2 formula, ``1/sqrt(|N(i)|)``)
-    * ``sym``:     ``C = D^-1/2 A D^-1/2``    (GCN, Kipf & Welling 2017, with ``self_loops``)
+    * ``sum``:     ``P = A``
+    * ``mean``:    ``P = D^-1 A``             (row ``i`` averages the neighbours)
+    * ``article``: ``P = D^-1/2 A``           (the article's 4.2 formula, ``1/sqrt(|N(i)|)``)
+    * ``sym``:     ``P = D^-1/2 A D^-1/2``    (``A_hat`` of notebooks/notation.md; with
+      ``self_loops`` it is the GCN matrix ``S = D~^-1/2 A~ D~^-1/2`` of Kipf & Welling 2017)
 
     A node without neighbours gets a zero row. ``max`` is not linear and raises ValueError.
     """
@@ -204,9 +205,9 @@ def gcn_layer(
 
 
 def layer_matrix_form(h, adj, w, b, how: str = "mean", self_loops: bool = False) -> np.ndarray:
-    """The same round written as one matrix expression: ``ReLU(C H W^T + 1 b^T)``.
+    """The same round written as one matrix expression: ``ReLU(P H W^T + 1 b^T)``.
 
-    ``C`` is ``propagation_matrix(adj, how, self_loops)`` (linear aggregators only).
+    ``P`` is ``propagation_matrix(adj, how, self_loops)`` (linear aggregators only).
     """
     c = propagation_matrix(adj, how, self_loops)
     x = _check_features(h, c.shape[0])
@@ -252,7 +253,7 @@ class NodeStep:
     node: int
     how: str
     sources: np.ndarray  # indices j whose messages arrive, ascending
-    coefficients: np.ndarray | None  # C[i, j] for each source (None for max)
+    coefficients: np.ndarray | None  # P[i, j] for each source (None for max)
     gathered: np.ndarray  # (k, d): the messages h_j^(round-1)
     aggregated: np.ndarray  # m_i
     transformed: np.ndarray  # W m_i (or m_i W)
@@ -586,7 +587,7 @@ def smoothness_by_depth(
 def propagate_one_hot(adj, node: int, hops: int, how: str = "sum", self_loops: bool = False):
     """Start with 1 on ``node`` and 0 elsewhere and aggregate ``hops`` times.
 
-    Returns an array ``(hops + 1, n)``; row ``k`` is ``C^k e_node`` read at every node. With
+    Returns an array ``(hops + 1, n)``; row ``k`` is ``P^k e_node`` read at every node. With
     ``how="sum"`` on a 0/1 graph, entry ``[k, j]`` counts the walks of length ``k`` between
     ``node`` and ``j`` (for a symmetric graph); on the user-item graph the odd rows are
     scores on the items.

@@ -77,3 +77,60 @@ def test_walk_parity_in_the_bipartite_graph():
     assert sol.count_walks(a, 0, 5, 1) == 1  # Ana rated Toy Story
     with pytest.raises(ValueError):
         sol.count_walks(a, 0, 0, -1)
+
+
+def stub(*args):
+    raise NotImplementedError("your turn")
+
+
+def test_recommend_item_based_solution_and_checks():
+    users, movies = toy.toy_users(), toy.toy_movies()
+    picks = sol.recommend_item_based(LIKES, SEEN)
+    assert [movies[m] if m >= 0 else None for m in picks] == [
+        "Alien", "Star Wars", "Aladdin", "Toy Story", None]
+    assert len(picks) == len(users)
+    assert sol.check_recommend_item_based(sol.recommend_item_based) == "pass"
+    assert sol.check_recommend_item_based(stub).startswith(
+        "not yet: write the body of recommend_item_based")
+
+    def unmasked(likes, seen):
+        return list((likes @ likes.T @ likes).argmax(axis=1))
+
+    assert "mask the movies" in sol.check_recommend_item_based(unmasked)
+
+    def never_minus_one(likes, seen):
+        scores = np.where(seen, -np.inf, likes @ likes.T @ likes)
+        return list(scores.argmax(axis=1))
+
+    assert "return -1" in sol.check_recommend_item_based(never_minus_one)
+    assert "one movie per user" in sol.check_recommend_item_based(lambda lk, s: [0])
+
+
+def test_cosine_checks():
+    assert sol.check_cosine_item_similarity(sol.cosine_item_similarity) == "pass"
+    assert sol.check_cosine_item_similarity(stub).startswith("not yet: write the body")
+
+    def divides_by_zero(likes):
+        c = likes.T @ likes
+        d = np.sqrt(np.diag(c))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return c / np.outer(d, d)
+
+    assert "similarity 0" in sol.check_cosine_item_similarity(divides_by_zero)
+
+    def one_sided(likes):
+        c = likes.T @ likes
+        return np.divide(c, np.diag(c)[:, None], out=np.zeros_like(c),
+                         where=np.diag(c)[:, None] > 0)
+
+    assert "not symmetric" in sol.check_cosine_item_similarity(one_sided)
+
+
+def test_check_your_understanding_answers():
+    assert sol.question_1() == (2, ["Toy Story", "Aladdin"])
+    assert sol.question_2() == 0
+    np.testing.assert_array_equal(sol.question_3(), np.zeros(6))
+    paths = sol.question_4()
+    assert paths == ["Ana -> Star Wars -> Chen -> Alien", "Ana -> Star Wars -> Dara -> Alien"]
+    # the notebook's score for Ana -> Alien is the number of these paths
+    assert (LIKES @ LIKES.T @ LIKES)[0, toy.toy_movies().index("Alien")] == len(paths)

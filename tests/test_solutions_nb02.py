@@ -62,3 +62,74 @@ def test_gcn_collapses_complete_graphs_for_any_input(n):
     np.testing.assert_allclose(h, mp.gcn_layer(x, a, w, b, "sym", self_loops=True), atol=1e-12)
     # the mean without self-loops leaves each node out of its own average: rows differ
     assert not sol.all_rows_equal(sol.mean_round(a, x, w, np.abs(b) + 5))
+
+
+def stub(*args):
+    raise NotImplementedError("your turn")
+
+
+def test_mean_round_solution_and_checks():
+    assert sol.check_mean_round(sol.mean_round) == "pass"
+    assert sol.check_mean_round(stub).startswith("not yet: write the body of mean_round")
+
+    def rows_times_w(adj, h, w, b):
+        return np.maximum(mp.aggregate(h, adj, "mean") @ w + b, 0)
+
+    assert "m @ W.T" in sol.check_mean_round(rows_times_w)
+
+    def summed(adj, h, w, b):
+        return np.maximum(adj @ h @ w.T + b, 0)
+
+    assert "divide each row by the node's degree" in sol.check_mean_round(summed)
+
+    def with_loops(adj, h, w, b):
+        return mp.gcn_layer(h, adj, w, b, "mean", self_loops=True)
+
+    assert "not its own neighbour" in sol.check_mean_round(with_loops)
+
+    def no_relu(adj, h, w, b):
+        return mp.gcn_layer(h, adj, w, b, "mean", activation="none")
+
+    assert "ReLU" in sol.check_mean_round(no_relu)
+
+    def no_bias(adj, h, w, b):
+        return np.maximum(mp.aggregate(h, adj, "mean") @ w.T, 0)
+
+    assert "add the bias" in sol.check_mean_round(no_bias)
+
+    def divides_by_zero(adj, h, w, b):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            m = (adj @ h) / adj.sum(axis=1, keepdims=True)
+        return np.maximum(m @ w.T + b, 0)
+
+    assert "degree 0" in sol.check_mean_round(divides_by_zero)
+
+
+def test_gcn_matrix_solution_and_checks():
+    np.testing.assert_allclose(sol.gcn_matrix(toy.triangle_adjacency()), np.full((3, 3), 1 / 3))
+    assert sol.check_gcn_matrix(sol.gcn_matrix) == "pass"
+    assert sol.check_gcn_matrix(stub).startswith("not yet: write the body of gcn_matrix")
+    assert "without self-loops" in sol.check_gcn_matrix(lambda a: mp.propagation_matrix(a, "sym"))
+    assert "a mean" in sol.check_gcn_matrix(
+        lambda a: mp.propagation_matrix(a, "mean", self_loops=True))
+
+    def degrees_of_a(adj):  # self-loops added, but the degrees of A used
+        d = np.maximum(adj.sum(axis=1), 1)
+        return (adj + np.eye(len(adj))) / np.sqrt(np.outer(d, d))
+
+    assert "degrees of A~" in sol.check_gcn_matrix(degrees_of_a)
+
+
+def test_check_your_understanding_answers():
+    np.testing.assert_allclose(sol.question_1(), [0.5, 0.5, 0.0])
+    p = sol.question_2()
+    assert not np.allclose(p["mean"], p["sym"])
+    assert p["sym"][0, 1] == pytest.approx(1 / np.sqrt(2)) and p["mean"][0, 1] == 1.0
+    assert p["sym"][1, 0] == pytest.approx(1 / np.sqrt(2)) and p["mean"][1, 0] == 0.5
+    h1 = sol.question_3()
+    np.testing.assert_allclose(h1, [[0.5, 0.5, 0.65], [0.45, 0.65, 0.7], [0.35, 0.45, 0.55]])
+    assert not sol.all_rows_equal(h1)
+    growth = sol.question_4()
+    assert 2.4 < growth["with b"] < 2.7 and growth["mean entry with b"] == pytest.approx(2.52,
+                                                                                       abs=0.01)
+    assert growth["b = 0"] <= 1.0

@@ -69,3 +69,51 @@ def test_recommend_from_signal_matches_the_path_counts():
         assert sol.recommend_from_signal(A_T, 1, n_users, SEEN, how=how,
                                          average=average) == star_wars
     assert sol.recommend_from_signal(A_T, toy.toy_users().index("Eli"), n_users, SEEN) == -1
+
+
+def stub(*args):
+    raise NotImplementedError("your turn")
+
+
+def test_receptive_field_solution_and_checks():
+    for k in range(6):
+        for loops in (True, False):
+            np.testing.assert_array_equal(sol.receptive_field(A_K, 16, k, loops),
+                                          mp.receptive_field(A_K, 16, k, loops))
+    assert sol.check_receptive_field(sol.receptive_field) == "pass"
+    assert sol.check_receptive_field(stub).startswith("not yet: write the body")
+    always_loops = sol.check_receptive_field(lambda a, n, k, loops: sol.receptive_field(a, n, k))
+    assert "exactly k steps" in always_loops
+    never_loops = sol.check_receptive_field(
+        lambda a, n, k, loops: sol.receptive_field(a, n, k, False))
+    assert "(A + I)^k" in never_loops
+
+    def mask(a, n, k, loops):
+        out = np.zeros(len(a), dtype=bool)
+        out[sol.receptive_field(a, n, k, loops)] = True
+        return out
+
+    assert "not a 0/1 mask" in sol.check_receptive_field(mask)
+
+    def empty_at_zero(a, n, k, loops):
+        return sol.receptive_field(a, n, k, loops) if k else []
+
+    assert "hears only itself" in sol.check_receptive_field(empty_at_zero)
+
+
+def test_dirichlet_energy_solution_and_checks():
+    # 3 edges, each with ||e_i - e_j||^2 = 2
+    assert sol.dirichlet_energy(np.eye(3), toy.triangle_adjacency()) == 6.0
+    assert sol.check_dirichlet_energy(sol.dirichlet_energy) == "pass"
+    assert sol.check_dirichlet_energy(stub).startswith("not yet: write the body")
+    assert "multiply by 1/2" in sol.check_dirichlet_energy(
+        lambda h, a: 2 * mp.dirichlet_energy(h, a))
+    assert "relative energy" in sol.check_dirichlet_energy(mp.relative_dirichlet_energy)
+    assert "one number" in sol.check_dirichlet_energy(lambda h, a: "big")
+
+
+def test_check_your_understanding_answers():
+    assert sol.question_1() == {16: 5, 0: 3}
+    assert sol.question_2() == {"sum": 16.0, "mean": 1.0, "max": 1.0, "article": 4.0}
+    assert sol.question_3() == 34 and sol.question_3(3) == 33
+    assert sol.question_4() == ["Ana", "Ben"]

@@ -35,24 +35,72 @@ def test_stepper_is_a_real_widget_box(stepper):
     assert isinstance(stepper.round_slider, ipywidgets.IntSlider)
     assert isinstance(stepper.substep_slider, ipywidgets.SelectionSlider)
     assert isinstance(stepper.node_dropdown, ipywidgets.Dropdown)
+    assert isinstance(stepper.predict_checkbox, ipywidgets.Checkbox)
+    assert isinstance(stepper.prediction, ipywidgets.Text)
+    assert isinstance(stepper.reveal_button, ipywidgets.Button)
+    assert "gnnedu-arithmetic" in stepper.arithmetic._dom_classes
     assert isinstance(stepper.image, ipywidgets.Image) and stepper.image.value[:4] == b"\x89PNG"
     bundle = stepper._repr_mimebundle_()
     assert "application/vnd.jupyter.widget-view+json" in bundle
 
 
-def test_stepper_default_view(stepper):
+def test_stepper_default_view_asks_for_a_prediction(stepper):
     s = stepper.state
-    assert (s["round"], s["substep"], s["node"]) == (1, "gather", 0)
-    assert s["sources"] == [1, 2]
-    np.testing.assert_array_equal(s["vectors"], np.eye(3))  # round 1 sends h^(0)
-    assert "Round 1, gather: node v1" in _title(stepper.figure)
-    assert "N(v1) = {v2, v3}" in stepper.arithmetic.value
+    assert (s["round"], s["substep"], s["node"]) == (1, "aggregate", 0)
+    assert s["hidden"] and s["sources"] == [1, 2]
+    np.testing.assert_allclose(s["answer"], [0.0, 0.5, 0.5])  # mean of h^(0)_v2 and h^(0)_v3
+    text = stepper.arithmetic.value
+    assert "N(v1) = {v2, v3}" in text and "m = ?" in text and "predict" in text
+    assert "0.5*" not in text  # the aggregation itself is not shown yet
+    boxes = [t.get_text() for t in stepper.figure.axes[0].texts]
+    assert boxes.count("[?, ?, ?]") == 3  # no box gives the rule away
+    assert "predict v1's vector after 'aggregate'" in _title(stepper.figure)
+    assert not stepper.prediction.disabled and not stepper.reveal_button.disabled
+
+
+def test_stepper_reveal_checks_a_right_prediction(stepper):
+    png = stepper.image.value
+    stepper.prediction.value = "0, 0.5, 0.5"
+    stepper.reveal_button.click()
+    assert stepper.result["ok"] is True and "right" in stepper.feedback.value
+    assert not stepper.state["hidden"] and "= [0, 0.5, 0.5]" in stepper.arithmetic.value
+    assert "[0, 0.5, 0.5]" in [t.get_text() for t in stepper.figure.axes[0].texts]
+    assert stepper.image.value != png and stepper.reveal_button.disabled
+
+
+def test_stepper_reveal_checks_a_wrong_prediction_and_moving_hides_again(stepper):
+    # the article's mistake: every node gets (0.5, 0.5, 0.5)
+    stepper.prediction.value = "[0.5 0.5 0.5]"
+    stepper.reveal_button.click()
+    assert stepper.result["ok"] is False
+    assert "not quite: 1 of 3 components off" in stepper.feedback.value
+    assert "[0, 0.5, 0.5]" in stepper.feedback.value  # the true value is always given
+    stepper.substep_slider.value = "transform"
+    assert stepper.state["hidden"] and stepper.feedback.value == ""
+    assert stepper.prediction.value == "" and stepper.result is None
+    assert "W m = ?" in stepper.arithmetic.value
+    stepper.reveal_button.click()  # revealing without a prediction just shows the value
+    assert stepper.result["ok"] is None and not stepper.state["hidden"]
+    assert "(W m)_0 = 0.2*0 + 0.3*0.5 + 0.5*0.5 = 0.4" in stepper.arithmetic.value
+
+
+def test_stepper_without_predictions_shows_everything(stepper):
+    stepper.predict_checkbox.value = False
+    assert not stepper.state["hidden"] and stepper.reveal_button.disabled
+    assert "= [0, 0.5, 0.5]" in stepper.arithmetic.value
+    stepper.substep_slider.value = "gather"
     assert "transform" not in stepper.arithmetic.value
+    stepper.predict_checkbox.value = True
+    assert not stepper.state["hidden"]  # gather computes nothing: never hidden
+    np.testing.assert_array_equal(stepper.state["vectors"], np.eye(3))  # round 1 sends h^(0)
+    assert "Round 1, gather: node v1" in _title(stepper.figure)
 
 
 def test_stepper_controls_change_state_and_picture(stepper):
     w, b = toy.article_weights()
     hs = mp.gcn_rounds(toy.triangle_features(), toy.triangle_adjacency(), w, b, rounds=2)
+    stepper.predict_checkbox.value = False
+    stepper.substep_slider.value = "gather"
     png0, redraws0 = stepper.image.value, stepper.redraws
     stepper.round_slider.value = 2
     assert stepper.redraws == redraws0 + 1 and stepper.image.value != png0
@@ -67,6 +115,37 @@ def test_stepper_controls_change_state_and_picture(stepper):
     np.testing.assert_allclose(stepper.state["vectors"][2], (hs[1][0] + hs[1][1]) / 2)
 
 
+def test_stepper_state_hides_only_the_asked_value():
+    w, b = toy.article_weights()
+    traces = mp.trace(toy.triangle_features(), toy.triangle_adjacency(), w, b, rounds=2)
+    names = list(toy.TRIANGLE_NODES)
+    shown = gw.stepper_state(traces, toy.triangle_features(), 2, "activate", 2, w, b, names)
+    hidden = gw.stepper_state(traces, toy.triangle_features(), 2, "activate", 2, w, b, names,
+                              revealed=False)
+    assert hidden["hidden"] and not shown["hidden"]
+    np.testing.assert_array_equal(hidden["answer"], shown["answer"])
+    np.testing.assert_allclose(hidden["answer"], [0.705, 0.785, 0.895])
+    assert "h^(2)_v3 = ?" in hidden["text"]
+    assert hidden["text"].startswith(shown["text"].rsplit("\n5 activate", 1)[0])
+    gathered = gw.stepper_state(traces, toy.triangle_features(), 1, "gather", 0, w, b,
+                                revealed=False)
+    assert not gathered["hidden"] and gathered["answer"] is None
+
+
+@pytest.mark.parametrize("typed, ok, words", [
+    ("0.5, 0.5, 0.65", True, "right"),
+    ("0.504 0.5 0.65", True, "right"),          # within the tolerance
+    ("[0.5, 0.5, 0.6]", False, "component 2: you typed 0.6"),
+    ("0.5, 0.5", False, "you typed 2 numbers"),
+    ("half, 0.5, 0.65", False, "could not read"),
+    ("  ", None, "no prediction"),
+])
+def test_check_prediction(typed, ok, words):
+    result = gw.check_prediction(typed, np.array([0.5, 0.5, 0.65]))
+    assert result["ok"] is ok and words in result["message"]
+    assert result["message"].endswith("the value is [0.5, 0.5, 0.65]")
+
+
 def test_stepper_state_rejects_bad_positions():
     w, b = toy.article_weights()
     traces = mp.trace(toy.triangle_features(), toy.triangle_adjacency(), w, b, rounds=2)
@@ -74,6 +153,8 @@ def test_stepper_state_rejects_bad_positions():
         gw.stepper_state(traces, toy.triangle_features(), 3, "gather", 0, w, b)
     with pytest.raises(ValueError):
         gw.stepper_state(traces, toy.triangle_features(), 1, "gather", 5, w, b)
+    with pytest.raises(ValueError, match="substep"):
+        gw.stepper_state(traces, toy.triangle_features(), 1, "relu", 0, w, b)
 
 
 def test_receptive_field_explorer(karate):

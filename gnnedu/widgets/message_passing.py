@@ -11,6 +11,11 @@ Every explorer follows the same pattern:
   shows the figure as PNG. ``.widget`` is the ``VBox`` that is displayed; the explorer object
   itself displays as that box.
 
+The stepper asks before it tells: with "predict first" on, the value of the current sub-step
+stays hidden until the learner has typed a prediction and pressed "reveal"
+(:func:`check_prediction` compares the two; :func:`stepper_state` with ``revealed=False`` is the
+hidden view).
+
 Every box carries the CSS class ``gnnedu-widget`` plus one class naming the explorer
 (``gnnedu-stepper``, ``gnnedu-receptive-field``, ``gnnedu-aggregator``), so a browser test can
 find it.
@@ -60,21 +65,30 @@ class _ImageExplorer(Explorer):
 
 
 # ---------------------------------------------------------------------------------------------
-# Notebook 02: the message-passing stepper
+# Notebook 02: the message-passing stepper (predict, then reveal)
 # ---------------------------------------------------------------------------------------------
+
+# What the learner predicts after each sub-step (gather computes nothing: it is never hidden).
+PREDICTED = {"aggregate": "m", "transform": "W m", "bias": "W m + b", "activate": "h"}
+PREDICTION_TOLERANCE = 0.01  # a typed component counts as right within this distance
 
 
 def stepper_state(traces, h0, rnd: int, substep: str, node: int, w, b, names=None,
-                  decimals: int = 4) -> dict:
+                  decimals: int = 4, revealed: bool = True) -> dict:
     """What the stepper shows for round ``rnd`` (1-based), ``substep`` and the selected ``node``.
 
     ``traces`` is ``mp.trace(...)``. Returns ``round``, ``substep``, ``node``, ``sources`` (who
     sends to ``node``), ``vectors`` (every node's vector after ``substep`` of this round; for
-    ``gather`` the vectors being sent, ``h^(rnd-1)``) and ``text`` (the arithmetic for ``node``
-    up to ``substep``, from :func:`gnnedu.mp.arithmetic`).
+    ``gather`` the vectors being sent, ``h^(rnd-1)``), ``answer`` (the selected node's vector
+    after ``substep``, the value a learner predicts; None for ``gather``), ``hidden`` (True when
+    ``answer`` is still to be predicted: ``revealed`` is False and ``substep`` is not
+    ``gather``) and ``text`` (the arithmetic for ``node`` up to ``substep``, from
+    :func:`gnnedu.mp.arithmetic`; while hidden, up to the sub-step before, then a question).
     """
     if not 1 <= rnd <= len(traces):
         raise ValueError(f"round must be in 1..{len(traces)}, got {rnd}")
+    if substep not in mp.SUBSTEPS:
+        raise ValueError(f"substep must be one of {mp.SUBSTEPS}, got {substep!r}")
     steps = traces[rnd - 1]
     if not 0 <= node < len(steps):
         raise ValueError(f"node must be in 0..{len(steps) - 1}, got {node}")
@@ -85,28 +99,85 @@ def stepper_state(traces, h0, rnd: int, substep: str, node: int, w, b, names=Non
     else:
         vectors = mp.trace_matrix(steps, substep)
     step = steps[node]
+    hidden = not revealed and substep != "gather"
+    if hidden:
+        before = mp.SUBSTEPS[mp.SUBSTEPS.index(substep) - 1]
+        name = str(names[node]) if names is not None else str(node)
+        what = PREDICTED[substep] if substep != "activate" else f"h^({rnd})_{name}"
+        text = (mp.arithmetic(step, w, b, names, upto=before, decimals=decimals)
+                + f"\n{mp.SUBSTEPS.index(substep) + 1} {substep:<9}: {what} = ?"
+                + "\n\nYour turn: predict it, then press 'reveal'.")
+    else:
+        text = mp.arithmetic(step, w, b, names, upto=substep, decimals=decimals)
     return {
         "round": rnd,
         "substep": substep,
         "node": node,
         "sources": [int(j) for j in step.sources],
         "vectors": vectors,
-        "text": mp.arithmetic(step, w, b, names, upto=substep, decimals=decimals),
+        "answer": None if substep == "gather" else step.value(substep),
+        "hidden": hidden,
+        "text": text,
     }
+
+
+def parse_vector(text: str) -> np.ndarray:
+    """Numbers typed by a learner, e.g. ``"0.5, 0.5, 0.65"`` or ``"[0.5 0.5 0.65]"``.
+
+    Raises ValueError with a one-line message when the text holds something else.
+    """
+    cleaned = text.replace("[", " ").replace("]", " ").replace(",", " ").split()
+    if not cleaned:
+        raise ValueError("type the numbers of the vector, e.g. 0.5, 0.5, 0.65")
+    try:
+        return np.array([float(x) for x in cleaned])
+    except ValueError:
+        raise ValueError(f"could not read {text.strip()!r} as numbers; type them separated by "
+                         "commas, e.g. 0.5, 0.5, 0.65") from None
+
+
+def check_prediction(guess: str, answer, decimals: int = 4,
+                     tol: float = PREDICTION_TOLERANCE) -> dict:
+    """Compare a typed prediction with the true vector ``answer``.
+
+    Returns ``ok`` (True: every component within ``tol``; False: wrong or unreadable; None: no
+    prediction typed) and ``message``, one line that always ends with the true value.
+    """
+    value = plot.format_vector(answer, decimals)
+    if not guess.strip():
+        return {"ok": None, "message": f"no prediction typed; the value is {value}"}
+    try:
+        typed = parse_vector(guess)
+    except ValueError as err:
+        return {"ok": False, "message": f"{err}; the value is {value}"}
+    answer = np.asarray(answer, dtype=float)
+    if typed.shape != answer.shape:
+        return {"ok": False, "message": f"you typed {typed.size} numbers but the vector has "
+                                        f"{answer.size} components; the value is {value}"}
+    off = np.flatnonzero(np.abs(typed - answer) > tol)
+    if off.size == 0:
+        return {"ok": True, "message": f"right: the value is {value}"}
+    first = int(off[0])
+    return {"ok": False, "message": (f"not quite: {off.size} of {answer.size} components off "
+                                     f"(component {first}: you typed {typed[first]:g}); "
+                                     f"the value is {value}")}
 
 
 def draw_stepper(graph: nx.Graph, pos: Mapping, state: dict, names=None, decimals: int = 4
                  ) -> Figure:
     """The graph with the messages into the selected node as arrows and every node's vector
-    (after the current sub-step) written next to it."""
+    (after the current sub-step) written next to it; while ``state["hidden"]`` every box shows
+    ``?`` (the other nodes' values would give the rule away)."""
     node = state["node"]
     labels = {n: str(names[n]) if names is not None else str(n) for n in graph.nodes}
     substep = state["substep"]
     what = f"h^({state['round'] - 1})" if substep == "gather" else f"'{substep}'"
+    boxes = (f"predict {labels[node]}'s vector after {what}" if state.get("hidden")
+             else f"boxes: every node's vector after {what}")
     fig = plot.draw_graph(
         graph, pos,
         title=(f"Round {state['round']}, {substep}: node {labels[node]}\n"
-               f"boxes: every node's vector after {what}; arrows: messages into {labels[node]}"),
+               f"{boxes}; arrows: messages into {labels[node]}"),
         node_color=[plot.ITEM_COLOR if n == node else plot.USER_COLOR for n in graph.nodes],
         labels=labels, highlight=[node], figsize=(6.0, 4.8), node_size=700, font_size=11,
     )
@@ -119,24 +190,36 @@ def draw_stepper(graph: nx.Graph, pos: Mapping, state: dict, names=None, decimal
     active = substep in ("gather", "aggregate")
     plot.draw_messages(ax, pos, state["sources"], node, labels=arrow_labels,
                        color=plot.HIGHLIGHT_COLOR if active else "#bbbbbb")
+    before = len(ax.texts)
     plot.annotate_vectors(ax, pos, {n: state["vectors"][n] for n in graph.nodes},
                           decimals=decimals)
+    if state.get("hidden"):
+        unknown = "[" + ", ".join("?" * len(state["vectors"][node])) + "]"
+        for box in ax.texts[before:]:
+            box.set_text(unknown)
+        ax.texts[before + list(graph.nodes).index(node)].set_color(plot.HIGHLIGHT_COLOR)
     ax.margins(0.3)
     return fig
 
 
 class MessagePassingStepper(_ImageExplorer):
-    """Step through graph-convolution rounds sub-step by sub-step (notebook 02).
+    """Step through graph-convolution rounds sub-step by sub-step (notebook 02), predicting
+    each value before it is shown.
 
     Controls: ``round_slider`` (IntSlider "round"), ``substep_slider`` (SelectionSlider
-    "sub-step" over ``mp.SUBSTEPS``), ``node_dropdown`` (Dropdown "node"). Beside the figure,
-    ``arithmetic`` (an HTML widget) writes out the selected node's numbers.
+    "sub-step" over ``mp.SUBSTEPS``), ``node_dropdown`` (Dropdown "node"), ``predict_checkbox``
+    (Checkbox "predict first"). Beside the figure, ``arithmetic`` (an HTML widget) writes out
+    the selected node's numbers. With "predict first" on, the value of the current sub-step is
+    hidden (``?``) until the learner presses ``reveal_button``; what they typed into
+    ``prediction`` (a Text widget) is then checked (:func:`check_prediction`) and the verdict
+    shown in ``feedback``. Moving any control hides the next value again.
     """
 
     css_class = "gnnedu-stepper"
 
     def __init__(self, graph: nx.Graph, h0, w, b, *, rounds: int = 2, how: str = "mean",
-                 self_loops: bool = False, names=None, pos=None, decimals: int = 4):
+                 self_loops: bool = False, names=None, pos=None, decimals: int = 4,
+                 substep: str = "aggregate", predict: bool = True):
         self.graph = graph
         self.adj = graph_adjacency(graph)
         self.h0 = np.asarray(h0, dtype=float)
@@ -148,21 +231,56 @@ class MessagePassingStepper(_ImageExplorer):
         self.traces = mp.trace(self.h0, self.adj, self.w, self.b, rounds, how, self_loops)
         self.round_slider = widgets.IntSlider(value=1, min=1, max=rounds, description="round",
                                               continuous_update=False)
-        self.substep_slider = widgets.SelectionSlider(options=list(mp.SUBSTEPS), value="gather",
+        self.substep_slider = widgets.SelectionSlider(options=list(mp.SUBSTEPS), value=substep,
                                                       description="sub-step",
                                                       continuous_update=False)
         self.node_dropdown = widgets.Dropdown(options=[(n, i) for i, n in enumerate(self.names)],
                                               value=0, description="node")
+        self.predict_checkbox = widgets.Checkbox(value=predict, description="predict first")
         self.arithmetic = widgets.HTML()
         self.arithmetic.add_class("gnnedu-arithmetic")
-        self._init_view([self.round_slider, self.substep_slider, self.node_dropdown],
-                        side=self.arithmetic)
+        self.prediction = widgets.Text(placeholder="e.g. 0.5, 0.5, 0.65",
+                                       description="prediction")
+        self.prediction.add_class("gnnedu-prediction")
+        self.reveal_button = widgets.Button(description="reveal")
+        self.reveal_button.add_class("gnnedu-reveal")
+        self.reveal_button.on_click(self.reveal)
+        self.feedback = widgets.HTML()
+        self.feedback.add_class("gnnedu-feedback")
+        self.revealed = False
+        self.result: dict | None = None  # the last check_prediction verdict
+        side = widgets.VBox([self.arithmetic,
+                             widgets.HBox([self.prediction, self.reveal_button]),
+                             self.feedback])
+        self._init_view([self.round_slider, self.substep_slider, self.node_dropdown,
+                         self.predict_checkbox], side=side)
+        self.update()
+
+    def _on_change(self, change=None):
+        # a new position: its value is hidden again and the old verdict no longer applies
+        self.revealed = False
+        self.result = None
+        self.prediction.value = ""
+        self.feedback.value = ""
+        super()._on_change(change)
+
+    def reveal(self, _button=None):
+        """Check the typed prediction against the hidden value, then show the value."""
+        if self.state.get("hidden"):
+            self.result = check_prediction(self.prediction.value, self.state["answer"],
+                                           self.decimals)
+            mark = {True: "&#10003; ", False: "&#10007; ", None: ""}[self.result["ok"]]
+            self.feedback.value = f"<b>{mark}</b>{html.escape(self.result['message'])}"
+        self.revealed = True
         self.update()
 
     def update(self):
+        revealed = self.revealed or not self.predict_checkbox.value
         self.state = stepper_state(self.traces, self.h0, self.round_slider.value,
                                    self.substep_slider.value, self.node_dropdown.value,
-                                   self.w, self.b, self.names, self.decimals)
+                                   self.w, self.b, self.names, self.decimals, revealed=revealed)
+        asking = self.state["hidden"]
+        self.prediction.disabled = self.reveal_button.disabled = not asking
         self.arithmetic.value = (
             '<pre style="font-size:12px;line-height:1.35">'
             + html.escape(self.state["text"]) + "</pre>")
