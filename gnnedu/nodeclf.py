@@ -21,6 +21,9 @@ API summary
   -> :class:`ClassifierHistory`: full-batch Adam on the cross-entropy of the training nodes, with
   loss and accuracy of the training and validation nodes after every epoch and the test
   accuracy of the final model.
+- ``CORA_CLASSES``: the names of Cora's seven topics in the order of PyG's label indices
+  (``CORA_CLASSES[data.y[i]]`` is the topic of paper ``i``); ``CORA_CLASS_SIZES``: how many
+  papers each topic has.
 - ``fit(name, data, seed=0, **options)`` -> ``(model, ClassifierHistory)``: builds a model of
   ``CLASSIFIERS`` ("gcn", "mlp" or "sgc")
   from a seed and trains it; ``accuracy(logits, y, mask)``. Pictures of the hidden layer use
@@ -54,6 +57,16 @@ EPOCHS = 200
 SGC_K = 2
 SGC_LR = 0.2
 SGC_EPOCHS = 100
+
+# Cora's topics in the order of PyG's label indices 0..6. The Planetoid files store labels as
+# one-hot columns without names; the LINQS release of Cora (Sen et al. 2008), which names them,
+# has seven topics of seven *different* sizes (818 Neural_Networks, 426 Probabilistic_Methods,
+# 418 Genetic_Algorithms, 351 Theory, 298 Case_Based, 217 Reinforcement_Learning,
+# 180 Rule_Learning papers), and Planetoid's label counts are the same seven numbers in another
+# order, so the sizes fix the names: label c has CORA_CLASS_SIZES[c] papers (tested).
+CORA_CLASSES = ("Theory", "Reinforcement_Learning", "Genetic_Algorithms", "Neural_Networks",
+                "Probabilistic_Methods", "Case_Based", "Rule_Learning")
+CORA_CLASS_SIZES = (351, 217, 418, 818, 426, 298, 180)
 
 
 def normalize_features(x: torch.Tensor) -> torch.Tensor:

@@ -256,3 +256,15 @@ def test_gcn_on_cora_is_near_the_reported_accuracy(cora):
     assert abs(gcn.test_acc - 0.815) < 0.025
     # the untrained loss of a 7-class model is near ln 7 (checked in the notebook against ln 10)
     assert math.isclose(gcn.train_loss[0], math.log(7), abs_tol=0.05)
+
+
+def test_cora_class_names_are_one_per_size():
+    """The names are fixed by the sizes only if no two topics have the same size."""
+    assert len(nc.CORA_CLASSES) == len(set(nc.CORA_CLASSES)) == 7
+    assert len(set(nc.CORA_CLASS_SIZES)) == 7 and sum(nc.CORA_CLASS_SIZES) == 2708
+
+
+@needs_cora
+def test_cora_label_counts_match_the_named_class_sizes(cora):
+    """Label c of PyG's Planetoid Cora has as many papers as the LINQS topic CORA_CLASSES[c]."""
+    assert torch.bincount(cora.y).tolist() == list(nc.CORA_CLASS_SIZES)

@@ -130,3 +130,120 @@ def test_popularity_negatives_seeded_and_checked():
         nb05.popularity_negatives(deg, 10, alpha=-1.0)
     with pytest.raises(ValueError):
         nb05.popularity_negatives([0, 0], 10, alpha=1.0)
+
+
+# Your turn 1: the normalised adjacency -----------------------------------------------------------
+
+def _stub(*args):
+    raise NotImplementedError
+
+
+def test_check_adjacency_passes_the_solution_and_hints_at_a_stub():
+    assert nb05.check_adjacency(nb05.normalized_adjacency_by_hand) == "pass"
+    assert nb05.check_adjacency(_stub).startswith("not yet: replace")
+
+
+def _raw_adjacency(users, items, nu, ni):
+    a = torch.zeros(nu + ni, nu + ni)
+    a[users, items + nu] = 1.0
+    a[items + nu, users] = 1.0
+    return a
+
+
+def _divide_by_zero(users, items, nu, ni):
+    a = _raw_adjacency(users, items, nu, ni)
+    d = a.sum(1)
+    return a / torch.sqrt(d[:, None] * d[None, :])
+
+
+@pytest.mark.parametrize("wrong, words", [
+    (lambda u, i, nu, ni: torch.zeros(nu, ni), "one row and column per node"),
+    (_divide_by_zero, "degree 0"),
+    (_raw_adjacency, "normalise"),
+    (lambda u, i, nu, ni: _raw_adjacency(u, i, nu, ni) / _raw_adjacency(u, i, nu, ni).sum(1)
+     .clamp(min=1)[:, None], "symmetric weight"),
+    (lambda u, i, nu, ni: nb05.normalized_adjacency_by_hand(u, i, nu, ni) + torch.eye(nu + ni),
+     "self-loops"),
+    (lambda u, i, nu, ni: torch.triu(nb05.normalized_adjacency_by_hand(u, i, nu, ni)),
+     "store each rating twice"),
+    (lambda u, i, nu, ni: nb05.normalized_adjacency_by_hand(u, i, nu, ni) / 2, "symmetric"),
+    (lambda u, i, nu, ni: nb05.normalized_adjacency_by_hand(i, u, ni, nu), "non-zero entries"),
+    (lambda u, i, nu, ni: [[0.0]], "torch tensor"),
+])
+def test_check_adjacency_hints_at_wrong_answers(wrong, words):
+    hint = nb05.check_adjacency(wrong)
+    assert hint.startswith("not yet:") and words in hint, hint
+
+
+@needs_movielens
+def test_adjacency_by_hand_matches_build_graph_on_a_slice_of_movielens(ml):
+    sample = ml.ratings.iloc[::50]
+    users = torch.tensor(sample["user"].to_numpy())
+    items = torch.tensor(sample["item"].to_numpy())
+    by_hand = nb05.normalized_adjacency_by_hand(users, items, ml.num_users, ml.num_items)
+    expected = build_graph(sample, ml.num_users, ml.num_items).adj.to_dense()
+    assert torch.allclose(by_hand, expected, atol=1e-6)
+
+
+# Your turn 2: negative sampling ------------------------------------------------------------------
+
+def test_check_negatives_passes_the_solution_and_hints_at_a_stub():
+    assert nb05.check_negatives(nb05.sample_negatives_by_hand) == "pass"
+    assert nb05.check_negatives(_stub).startswith("not yet: replace")
+
+
+def _first_unrated(users, seen, generator=None):
+    return (~seen[users]).int().argmax(dim=1)
+
+
+@pytest.mark.parametrize("wrong, words", [
+    (lambda users, seen, g=None: torch.randint(seen.shape[1], users.shape, generator=g),
+     "already rated"),
+    (_first_unrated, "equally"),
+    (lambda users, seen, g=None: _first_unrated(users, seen).float(), "integers"),
+    (lambda users, seen, g=None: _first_unrated(users, seen)[:5], "one movie per entry"),
+    (lambda users, seen, g=None: _first_unrated(users, seen) - 1, "run from 0"),
+])
+def test_check_negatives_hints_at_wrong_answers(wrong, words):
+    hint = nb05.check_negatives(wrong)
+    assert hint.startswith("not yet:") and words in hint, hint
+
+
+def test_sample_negatives_by_hand_refuses_a_user_who_rated_everything():
+    with pytest.raises(ValueError, match="every movie"):
+        nb05.sample_negatives_by_hand(torch.tensor([0]), torch.ones(1, 3, dtype=torch.bool))
+
+
+# Check your understanding and the exercises' stated numbers --------------------------------------
+
+def test_understanding_has_five_answers_with_true_arithmetic():
+    assert set(nb05.UNDERSTANDING) == {1, 2, 3, 4, 5}
+    assert f"{100_000 / (943 * 1682):.4f}" in nb05.UNDERSTANDING[1]
+    assert f"{np.log(2):.4f}" in nb05.UNDERSTANDING[3]
+    assert f"{np.logaddexp(0, -8):.6f}" in nb05.UNDERSTANDING[3]   # -ln sigmoid(8)
+
+
+@needs_movielens
+def test_stated_numbers_on_movielens(ml):
+    from gnnedu import ratings
+    from gnnedu.data import split_random
+
+    user_deg, item_deg = ratings.degrees(ml.ratings, ml.num_users, ml.num_items)
+    assert round(nb05.gini(item_deg), 3) == 0.629 and round(nb05.gini(user_deg), 3) == 0.472
+    train, test = nb05.leave_one_out_split(ml.ratings)
+    assert len(set(test["item"]) - set(train["item"])) == 3
+    # question 2: recall@20 of a list that holds every test movie first
+    split_train, split_test = split_random(ml.ratings, 0.2, seed=0)
+    n_test = split_test.groupby("user").size().to_numpy()
+    assert round(float(np.mean(np.minimum(20, n_test) / n_test)), 4) == 0.8393
+    assert int((n_test > 20).sum()) == 353
+    # question 5: the predicted share of false negatives
+    n_train = split_train.groupby("user").size().reindex(split_test.groupby("user").size().index)
+    predicted = float((n_train * n_test / (ml.num_items - n_train)).sum() / n_train.sum())
+    assert round(predicted, 3) == 0.028
+    # exercise 4: median training degree of the sampled movies
+    graph = build_graph(split_train, ml.num_users, ml.num_items)
+    deg = torch.bincount(graph.items, minlength=graph.num_items).numpy()
+    medians = [np.median(deg[nb05.popularity_negatives(deg, 80_000, alpha=a, seed=0)])
+               for a in (0.0, 0.75, 1.0)]
+    assert medians == [21, 91, 114] and np.median(deg[graph.items.numpy()]) == 114
