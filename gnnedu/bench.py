@@ -172,12 +172,56 @@ def build_parser() -> argparse.ArgumentParser:
                         "several models, FILE_<model>.csv per model")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.add_argument("--data", default=None, help="MovieLens path (default: $GNNEDU_DATA/cache)")
+    # -- cold start (notebook 09) --
+    p.add_argument("--protocol", default="p1", choices=("p1", "new-items", "new-users",
+                                                         "sparsity"),
+                   help="p1 (default): the protocol above; new-items: 20%% of the movies held "
+                        "out entirely; new-users: 20%% of the users keep their k earliest "
+                        "ratings; sparsity: 10/25/50/100%% of each user's P1 training data "
+                        "(gnnedu.coldstart; without --models each has its own model list)")
+    p.add_argument("--save-split", metavar="FILE", default=None,
+                   help="non-p1 protocols: write the first seed's split as CSV (new-items: the "
+                        "held-out movies, header item_id, original ids)")
+    p.add_argument("--new-user-ks", default=None,
+                   help="new-users: ratings kept per new user (default: 1,3,5,10)")
+    p.add_argument("--densities", default=None,
+                   help="sparsity: shares of each user's training data (default: "
+                        "0.1,0.25,0.5,1)")
+    p.add_argument("--resume", action="store_true",
+                   help="non-p1 protocols: keep the runs already in OUT.json (same settings) "
+                        "and run only the missing ones; OUT.json is saved after every run")
+    # -- end cold start --
+    # -- gowalla (notebook 11) --
+    p.add_argument("--dataset", choices=("ml-100k", "gowalla"), default="ml-100k",
+                   help="ml-100k (default): MovieLens-100K, the options above; gowalla: the "
+                        "LightGCN split (fixed: no --split; seeds set initialisation and "
+                        "sampling, default 0; models popularity, mf, gfcf, bspm, lightgcn, "
+                        "ease, default popularity,gfcf,bspm; --data names the folder holding "
+                        "gowalla/; --save-topk writes 0-based ids of test.txt)")
+    p.add_argument("--threads", type=int, default=None,
+                   help="gowalla: torch threads (default: all cores)")
+    p.add_argument("--device", default="cpu",
+                   help="gowalla: cpu (default) or cuda for the filters and trained models")
+    # -- end gowalla --
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark from the command line; returns the exit status."""
     args = build_parser().parse_args(argv)
+    # -- gowalla (notebook 11) --
+    if args.dataset == "gowalla":
+        from gnnedu.scale import bench_main as gowalla_main
+
+        return gowalla_main(args, argv)
+    # -- end gowalla --
+    # -- cold start (notebook 09) --
+    if args.protocol != "p1" or args.save_split or args.new_user_ks or args.densities \
+            or args.resume:
+        from gnnedu.coldstart import bench_main
+
+        return bench_main(args, argv)
+    # -- end cold start --
     return _main_topk(args, argv)
 
 

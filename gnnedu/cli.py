@@ -11,10 +11,14 @@ import argparse
 import os
 import sys
 
-from gnnedu.data import CORA, MOVIELENS_100K, DataError, cache_dir, copy_to_cache, locate
+from gnnedu.data import CORA, GOWALLA, MOVIELENS_100K, DataError, cache_dir, copy_to_cache, locate
 from gnnedu.notebook import environment_report
 
-DATASETS = {"MovieLens-100K": MOVIELENS_100K, "Cora (Planetoid)": CORA}
+DATASETS = {"MovieLens-100K": MOVIELENS_100K, "Cora (Planetoid)": CORA,
+            "Gowalla (LightGCN split)": GOWALLA}
+# Datasets that only one notebook needs: when absent and downloading is off, `gnnedu data`
+# says so and goes on (exit 0); a bad copy is still an error.
+OPTIONAL = {"Gowalla (LightGCN split)": "only notebook 11 needs it"}
 
 
 def cmd_data(args) -> int:
@@ -25,13 +29,32 @@ def cmd_data(args) -> int:
     its one-line message on stderr and exit code 1.
     """
     for label, ds in DATASETS.items():
-        source = locate(ds, path=args.path, download=not args.no_download)
+        path = args.path
+        if label in OPTIONAL and path is not None and not _holds(path, ds):
+            path = None  # not in --path: the usual search order
+        try:
+            source = locate(ds, path=path, download=not args.no_download)
+        except DataError:
+            if label not in OPTIONAL or not args.no_download:
+                raise
+            print(f"{label}: not found ({OPTIONAL[label]}); run `gnnedu data` without "
+                  "--no-download to download it")
+            continue
         checked = source.verify()
         line = f"{label}: {source.describe()}: {len(checked)} files verified (SHA-256)"
-        if args.path is not None:
+        if path is not None:
             line += f"; copied to the cache: {copy_to_cache(source).location}"
         print(line)
     return 0
+
+
+def _holds(path, ds) -> bool:
+    """Whether the folder ``path`` holds the dataset ``ds``."""
+    try:
+        locate(ds, path=path, download=False)
+        return True
+    except DataError:
+        return False
 
 
 def cmd_check(args) -> int:
@@ -62,7 +85,8 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="gnnedu", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     data = sub.add_parser("data", help="locate, download if needed, and verify the datasets")
-    data.add_argument("--path", help="a folder holding ml-100k.zip or ml-100k/ and Cora/raw/; "
+    data.add_argument("--path", help="a folder holding ml-100k.zip or ml-100k/, Cora/raw/ "
+                      "and gowalla/; "
                       "its verified files are copied into the cache")
     data.add_argument("--no-download", action="store_true", help="never use the network")
     data.set_defaults(func=cmd_data)

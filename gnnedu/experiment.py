@@ -15,6 +15,9 @@ API summary
   and ``epochs`` (trained models).
 - ``summarize(runs, by="key") -> list[dict]``: mean and sample std over seeds per group, in
   order of appearance.
+- ``paired_test(runs_a, runs_b, metric, method="t") -> dict``: is A's ``metric`` different from
+  B's, seed by seed? A paired t-test (``scipy.stats.ttest_rel``) or Wilcoxon signed-rank test
+  over the seeds both share (the same splits); ``PAIRED_TESTS`` names the methods.
 - ``PeakMemory``: context manager measuring the peak resident memory added inside it.
 - ``machine_info() -> dict``: Python, torch and PyG versions, threads, CPU.
 - ``write_results(results, prefix) -> (json_path, csv_path)``, ``load_results(path=None)``
@@ -50,8 +53,12 @@ VAL_RATIO = 0.1
 
 __all__ = [
     "run_one", "summarize", "PeakMemory", "machine_info", "write_results", "load_results",
-    "save_json", "EARLY_STOPPING", "VAL_RATIO", "RESULTS_DIR",
+    "save_json", "EARLY_STOPPING", "VAL_RATIO", "RESULTS_DIR", "paired_test", "PAIRED_TESTS",
 ]
+
+# Paired tests over seeds: "t" (paired t-test) or "wilcoxon" (signed-rank, exact for few seeds).
+PAIRED_TESTS = ("t", "wilcoxon")
+NO_SPREAD = 1e-12  # per-seed differences whose std is below this count as all equal
 
 
 # ---------------------------------------------------------------------------------------------
@@ -210,6 +217,61 @@ def summarize(runs: list[dict], by: str = "key") -> list[dict]:
             entry[col] = statistics.fmean(values)
             entry[f"{col}_std"] = statistics.stdev(values) if len(values) > 1 else 0.0
         out.append(entry)
+    return out
+
+
+def paired_test(runs_a, runs_b, metric: str = "recall@20", method: str = "t") -> dict:
+    """Compare two models seed by seed: a paired test over the seeds (the same splits).
+
+    A seed fixes the split, so two models run with the same seed saw the same training and test
+    data; the differences per seed remove the luck of the split that both share, which is why a
+    paired test can see a gap that overlapping ``mean ± std`` bars hide.
+
+    Args:
+        runs_a, runs_b: rows with ``seed`` and ``metric`` (``run_one`` rows), one per seed; both
+            must cover the same seeds (at least two).
+        metric: the column compared, e.g. ``"recall@20"``.
+        method: ``"t"``, the paired t-test (``scipy.stats.ttest_rel``), or ``"wilcoxon"``, the
+            signed-rank test (``scipy.stats.wilcoxon``; with 5 seeds its smallest two-sided
+            p-value is 2 / 2^5 = 0.0625).
+
+    Returns:
+        ``{"metric", "method", "seeds", "n", "mean_a", "mean_b", "mean_diff" (A - B),
+        "std_diff" (sample std of the per-seed differences), "wins" (seeds where A > B),
+        "statistic", "p_value" (two-sided)}``. When every difference is the same (their std
+        at most ``NO_SPREAD``, float rounding) the t-test is undefined; then ``p_value`` is 1
+        if that difference is 0 and 0 otherwise.
+    """
+    if method not in PAIRED_TESTS:
+        raise ValueError(f"method must be one of {PAIRED_TESTS}, got {method!r}")
+    a = {int(r["seed"]): float(r[metric]) for r in runs_a}
+    b = {int(r["seed"]): float(r[metric]) for r in runs_b}
+    if len(a) != len(runs_a) or len(b) != len(runs_b):
+        raise ValueError("each seed must appear once per model")
+    if set(a) != set(b):
+        raise ValueError(f"the two models were run on different seeds: {sorted(a)} vs "
+                         f"{sorted(b)}; a paired test needs the same splits")
+    seeds = sorted(a)
+    if len(seeds) < 2:
+        raise ValueError("a paired test needs at least two seeds")
+    xa, xb = [a[s] for s in seeds], [b[s] for s in seeds]
+    diffs = [x - y for x, y in zip(xa, xb)]
+    out = {"metric": metric, "method": method, "seeds": seeds, "n": len(seeds),
+           "mean_a": statistics.fmean(xa), "mean_b": statistics.fmean(xb),
+           "mean_diff": statistics.fmean(diffs), "std_diff": statistics.stdev(diffs),
+           "wins": sum(d > 0 for d in diffs)}
+    if out["std_diff"] <= NO_SPREAD:  # the test statistic is 0/0 or x/0
+        mean = out["mean_diff"]
+        out["statistic"] = 0.0 if abs(mean) <= NO_SPREAD else math.copysign(math.inf, mean)
+        out["p_value"] = 1.0 if abs(mean) <= NO_SPREAD else 0.0
+        return out
+    from scipy import stats
+
+    if method == "t":
+        result = stats.ttest_rel(xa, xb)
+    else:
+        result = stats.wilcoxon(xa, xb, zero_method="wilcox")
+    out["statistic"], out["p_value"] = float(result.statistic), float(result.pvalue)
     return out
 
 

@@ -14,7 +14,8 @@ API summary
   - ``adj``: D^-1/2 A D^-1/2 as a torch sparse CSR matrix ``[num_nodes, num_nodes]``;
   - ``adjacency(self_loops=True)``: the GCNConv-style D~^-1/2 (A + I) D~^-1/2 (cached);
   - ``interactions``: the binary user x item matrix R as sparse CSR; ``item_lists()``;
-  - ``propagate(x, self_loops=False)``: ``adj @ x`` through :func:`propagate`.
+  - ``propagate(x, self_loops=False)``: ``adj @ x`` through :func:`propagate`;
+  - ``to(device)``: a copy on another device (training on a GPU, notebook 11).
 - ``to_edge_index(users, items, num_users)``, ``node_degree(edge_index, num_nodes)``,
   ``normalized_adjacency(edge_index, num_nodes, self_loops=False)``: the pieces, exposed for the
   notebook that derives them.
@@ -217,6 +218,17 @@ class BipartiteGraph:
         r = self.interactions
         ptr, col = r.crow_indices(), r.col_indices()
         return [col[ptr[u]: ptr[u + 1]] for u in range(self.num_users)]
+
+    def to(self, device) -> BipartiteGraph:
+        """A copy with every tensor on ``device`` (e.g. "cuda"); cached matrices are rebuilt
+        there on first use. ``self`` if it is already there."""
+        device = torch.device(device)
+        if self.adj.device == device:
+            return self
+        return BipartiteGraph(
+            num_users=self.num_users, num_items=self.num_items, users=self.users.to(device),
+            items=self.items.to(device), edge_index=self.edge_index.to(device),
+            degree=self.degree.to(device), adj=self.adj.to(device))
 
     def __repr__(self) -> str:
         return (f"BipartiteGraph(num_users={self.num_users}, num_items={self.num_items}, "

@@ -21,6 +21,9 @@ list of model names: ``gnnedu bench --help`` and ``benchmarks/tune_p1.py`` read 
 - ``GraphFilter()`` — "graphfilter": training-free low-pass filter, score = r_u R~^T R~ (the
   item-item block of two LightGCN propagation steps; the linear filter of Shen et al.,
   CIKM 2021, "GF-CF").
+- Graph filters that scale, defined in ``gnnedu.filters`` (notebook 11): "gfcf" (``GFCF``,
+  the linear filter plus an ideal low-pass filter, scored in user blocks) and "bspm" (``BSPM``,
+  blurring-sharpening process, Choi et al., SIGIR 2023).
 - ``MF(dim=64)`` — "mf" (alias "bpr-mf"): matrix factorisation trained with BPR.
 - ``GCNRecommender(dim=64, num_layers=2, transform=True, activation="relu", dropout=0.3,
   self_loops=True, combine="last", layer_weights=None, bias=True)`` — "gcn": the source article's
@@ -32,6 +35,11 @@ list of model names: ``gnnedu bench --help`` and ``benchmarks/tune_p1.py`` read 
   transforms, no nonlinearity, no dropout, no self-loops, and final embedding
   sum_k alpha_k E^(k) with alpha_k = 1/(L+1) unless ``layer_weights`` is given (He et al.,
   SIGIR 2020).
+- Models with node features, defined in ``gnnedu.featmodels`` (notebook 09): "features"
+  (``FeatureMF``, features only, no graph, no IDs), "mffeat" (``FeatureIDMF``, features plus
+  ID embeddings, no graph), "lightgcnfeat" (``FeatureLightGCN``, LightGCN whose layer 0 comes
+  from features), "heterosage" (``HeteroSAGE``, PyG ``SAGEConv`` made heterogeneous with
+  ``to_hetero``); ``make_model`` also takes "lightgcn-feat", "hetero-sage", "mf-feat".
 
 Trained models (``EmbeddingRecommender``: MF, GCNRecommender, LightGCN) also offer
 ``embeddings() -> (user_emb, item_emb)`` (final, used for scoring), ``layer_embeddings()`` (list of
@@ -46,6 +54,7 @@ Fold-in of new users and score explanations: ``gnnedu.explain``.
 
 from __future__ import annotations
 
+import contextlib
 import math
 
 import torch
@@ -305,10 +314,16 @@ class EmbeddingRecommender(Recommender):
     def bpr_scores(self, graph, users, pos, neg):
         """Scores of (user, positive) ``[B]`` and (user, negatives) ``[B, n]``, and the mean over
         the batch of the squared norms of its layer-0 embeddings (user + positive + the mean over
-        the negatives), for the L2 term."""
+        the negatives), for the L2 term. ``neg`` ``[B, n, M]`` holds M candidates per negative
+        (hard negatives, ``TrainConfig.neg_candidates``): the highest-scoring one is used."""
         out = self.final_embeddings()
-        b, n_neg = users.numel(), neg.shape[1]
         nu = graph.num_users
+        if neg.dim() == 3:  # pick each negative among its candidates by the current scores
+            with torch.no_grad():
+                cand = out.detach().index_select(0, nu + neg.reshape(-1)).view(*neg.shape, -1)
+                best = (cand * out.detach().index_select(0, users)[:, None, None]).sum(-1)
+                neg = neg.gather(2, best.argmax(2, keepdim=True)).squeeze(2)
+        b, n_neg = users.numel(), neg.shape[1]
         # Score all (user, item) pairs at once: b positives, then b * n_neg negatives.
         src = torch.cat([users, users.repeat_interleave(n_neg)])
         dst = nu + torch.cat([pos, neg.reshape(-1)])
@@ -325,8 +340,21 @@ class EmbeddingRecommender(Recommender):
     @torch.no_grad()
     def score(self, users=None):
         users = self._users(users)
-        user_emb, item_emb = self.embeddings()
-        return user_emb[users] @ item_emb.T
+        frozen = getattr(self, "_frozen_embeddings", None)
+        user_emb, item_emb = frozen if frozen is not None else self.embeddings()
+        # on a GPU (training with device="cuda"): score there, return the scores on the CPU
+        return (user_emb[users.to(user_emb.device)] @ item_emb.T).cpu()
+
+    @contextlib.contextmanager
+    def frozen_scores(self):
+        """Within the block, ``score`` reuses one computation of the final embeddings instead of
+        propagating the whole graph at every call (a full-ranking evaluation scores users in
+        batches). The parameters must not change inside the block."""
+        self._frozen_embeddings = self.embeddings()
+        try:
+            yield self
+        finally:
+            self._frozen_embeddings = None
 
     def fit(self, train, val=None, num_users=None, num_items=None,
             config: TrainConfig | None = None, **options):
@@ -490,6 +518,44 @@ MODELS = {
     "gcn": GCNRecommender,
     "lightgcn": LightGCN,
 }
+
+# -- feature models (notebook 09) --
+# Defined in gnnedu.featmodels, which builds on this module: registered here by a builder that
+# imports them on first use, so that neither module imports the other at load time.
+
+
+def _feature_model(class_name: str):
+    def build(**kwargs):
+        from gnnedu import featmodels
+
+        return getattr(featmodels, class_name)(**kwargs)
+
+    build.__name__ = build.__qualname__ = class_name
+    return build
+
+
+MODELS.update(features=_feature_model("FeatureMF"), mffeat=_feature_model("FeatureIDMF"),
+              lightgcnfeat=_feature_model("FeatureLightGCN"),
+              heterosage=_feature_model("HeteroSAGE"))
+# -- end feature models --
+
+# -- graph filters (notebook 11) --
+# GF-CF and BSPM live in gnnedu.filters, which subclasses Recommender from this module: the
+# entries import it on first use, so that neither module imports the other at load time.
+
+
+def _graph_filter(class_name: str):
+    def build(**kwargs):
+        from gnnedu import filters
+
+        return getattr(filters, class_name)(**kwargs)
+
+    build.__name__ = build.__qualname__ = class_name
+    return build
+
+
+MODELS.update(gfcf=_graph_filter("GFCF"), bspm=_graph_filter("BSPM"))
+# -- end graph filters --
 
 
 def make_model(name: str, **kwargs) -> Recommender:

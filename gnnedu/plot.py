@@ -472,11 +472,13 @@ def curves(
     ax=None,
     figsize=(6.0, 4.0),
     legend_title: str | None = None,
+    colors: Mapping[str, str] | None = None,
 ) -> Figure:
     """One line per entry of ``ys`` (name -> values at ``x``), with a legend.
 
     ``x`` may also be a mapping with the same keys as ``ys`` when the lines have different
-    x values (e.g. evaluation every few epochs).
+    x values (e.g. evaluation every few epochs). ``colors``: name -> colour for some lines
+    (e.g. ``model_color(name)``); the others take the palette's colours in turn.
     """
     fig, ax = axes_for(ax, figsize)
     for name, y in ys.items():
@@ -484,7 +486,8 @@ def curves(
         y = np.asarray(y, dtype=float)
         if len(xs) != len(y):
             raise ValueError(f"curve {name!r}: {len(xs)} x values but {len(y)} y values")
-        ax.plot(xs, y, marker=marker, markersize=4, label=str(name))
+        ax.plot(xs, y, marker=marker, markersize=4, label=str(name),
+                color=(colors or {}).get(name))
     if logy:
         ax.set_yscale("log")
     ax.set_title(title)
@@ -536,22 +539,33 @@ def project(x: torch.Tensor, pca: Mapping) -> torch.Tensor:
 
 
 def plot_ablation(frame, metric: str = "recall@20"):
-    """Horizontal bars: ``metric`` (mean ± std over seeds) for each ablation step, top down."""
+    """Horizontal bars: ``metric`` (mean ± std over seeds) for each ablation step, top down.
+
+    The bars compare magnitudes, so the axis starts at zero; each bar is labelled with its mean.
+    """
     fig, ax = new_figure(figsize=(8.5, 0.45 * len(frame) + 1.5))
     y = list(range(len(frame)))[::-1]
     mean, std = frame[metric], frame[f"{metric}_std"]
-    ax.barh(y, mean, xerr=std, color="#4c72b0", capsize=3,
-            label=f"mean ± std over {int(frame['seeds'].min())} seeds")
+    ax.barh(y, mean, xerr=std, color=PALETTE[0], capsize=3)
+    hi = float((mean + std).max())
     for yi, value, spread in zip(y, mean, std):
-        ax.text(value + spread + 0.002, yi, f"{value:.3f}", va="center", fontsize=8)
+        ax.text(value + spread + 0.01 * hi, yi, f"{value:.3f}", va="center", fontsize=8)
     ax.set_yticks(y, frame["label"])
-    lo, hi = float((mean - std).min()), float((mean + std).max())
-    ax.set_xlim(max(0.0, lo - 0.03), hi + 0.02)
+    ax.set_xlim(0.0, 1.15 * hi)
     ax.set_xlabel(f"test {metric}")
-    ax.set_title(f"Ablation, article's GCN to LightGCN (test {metric})")
-    ax.legend(loc="lower right", fontsize=8)
+    ax.set_title(f"Ablation, article's GCN to LightGCN\n(test {metric}, mean ± std over "
+                 f"{int(frame['seeds'].min())} seeds)")
     ax.grid(axis="x", alpha=0.3)
     return fig
+
+
+def _label_color(label: str, other: str = HIGHLIGHT_COLOR) -> str:
+    """The colour of the model a label names ("LightGCN (mean over layers)", "EASE (P1)"), the
+    longest model name first; ``other`` (a colour no model uses) when it names none."""
+    for name in sorted(MODEL_COLORS, key=len, reverse=True):
+        if name in label:
+            return MODEL_COLORS[name]
+    return other
 
 
 def plot_depth(curves: Mapping, metrics=("recall@20", "ndcg@20"), references=None):
@@ -559,7 +573,8 @@ def plot_depth(curves: Mapping, metrics=("recall@20", "ndcg@20"), references=Non
     depth family. ``curves``: ``{label: frame}`` with columns ``step`` (the depth) and, per
     metric, the mean and ``_std`` (``gnnedu.sweeps.depth_curves``). ``references``: optional
     ``{name: {metric: value}}`` drawn as dashed horizontal lines (e.g. other models' P1
-    means)."""
+    means). A curve or line whose label names a model takes that model's colour
+    (:data:`MODEL_COLORS`)."""
     fig, axes = new_figure(1, len(metrics), figsize=(5.6 * len(metrics), 4.2))
     axes = [axes] if len(metrics) == 1 else list(axes)
     depths = set()
@@ -567,13 +582,14 @@ def plot_depth(curves: Mapping, metrics=("recall@20", "ndcg@20"), references=Non
         depths |= set(int(d) for d in frame["step"])
         for ax, m in zip(axes, metrics):
             ax.errorbar(frame["step"], frame[m], yerr=frame[f"{m}_std"], marker="o",
-                        markersize=4, capsize=3, label=label)
+                        markersize=4, capsize=3, label=label, color=_label_color(label))
     styles = iter([":", "--", "-."] * 4)
     for name, values in (references or {}).items():
         style = next(styles)
         for ax, m in zip(axes, metrics):
             if m in values:
-                ax.axhline(values[m], color="grey", linestyle=style, linewidth=1.2, label=name)
+                ax.axhline(values[m], color=_label_color(name, "grey"), linestyle=style,
+                           linewidth=1.2, label=name)
     for ax, m in zip(axes, metrics):
         ax.set_xticks(sorted(depths))
         ax.set_xlabel("number of layers L")
@@ -588,29 +604,34 @@ def plot_comparison(summary, metrics=("recall@20", "ndcg@20")):
     """Left: each model's metrics (mean ± std over seeds) as grouped bars. Right: recall@20
     against mean training seconds (log scale). ``summary``: ``gnnedu.bench.summarize`` rows."""
     import numpy as np
+    from matplotlib.patches import Patch
 
-    fig, (left, right) = new_figure(1, 2, figsize=(11.0, 4.2))
+    fig, (left, right) = new_figure(1, 2, figsize=(11.0, 4.6))
     names = [s["model"] for s in summary]
+    colors = [model_color(name) for name in names]
     x = np.arange(len(names))
     width = 0.8 / len(metrics)
-    for j, m in enumerate(metrics):
+    hatches = ["", "///", "..", "xx"]
+    for j, m in enumerate(metrics):  # one colour per model; one hatch per metric
         left.bar(x + (j - (len(metrics) - 1) / 2) * width, [s[m] for s in summary], width,
-                 yerr=[s[f"{m}_std"] for s in summary], capsize=2, label=m)
-    left.set_xticks(x, names, rotation=20)
+                 yerr=[s[f"{m}_std"] for s in summary], capsize=2, color=colors,
+                 hatch=hatches[j % len(hatches)], edgecolor="white", linewidth=0)
+    left.set_xticks(x, names, rotation=30, ha="right", rotation_mode="anchor")
+    left.set_ylim(0.0, 1.2 * max(s[m] + s[f"{m}_std"] for s in summary for m in metrics))
     left.set_ylabel("test score (P1, mean ± std)")
     left.set_title("Every model on protocol P1")
-    left.legend(fontsize=8)
+    left.legend([Patch(facecolor="#777777", hatch=hatches[j % len(hatches)], edgecolor="white")
+                 for j in range(len(metrics))], list(metrics), fontsize=8, loc="upper left")
     left.grid(axis="y", alpha=0.3)
-    for s in summary:
+    for s, color in zip(summary, colors):  # a legend, not labels: close points stay readable
         seconds = max(float(s["train_seconds"]), 1e-2)
         right.errorbar(seconds, s["recall@20"], yerr=s["recall@20_std"], marker="o", capsize=2,
-                       color=model_color(s["model"]))
-        right.annotate(s["model"], (seconds, s["recall@20"]), textcoords="offset points",
-                       xytext=(5, 4), fontsize=8)
+                       color=color, linestyle="none", label=s["model"])
     right.set_xscale("log")
     right.set_xlabel("training seconds (log scale, at least 0.01; shared machine, noisy)")
     right.set_ylabel("test recall@20")
     right.set_title("Accuracy against training time")
+    right.legend(fontsize=8, loc="lower right")
     right.grid(alpha=0.3)
     return fig
 

@@ -41,6 +41,11 @@ API summary
   mean and std over seeds of each configuration, in sweep order; ``depth_curves(results)`` ->
   ``{label: summary_frame}`` per depth family; ``runs_for(results, sweep, step)`` -> the
   per-seed rows of one configuration; ``format_table(frame)``: the table notebook 07 prints.
+- ``step_tests(results, sweep="ablation", comparisons=ABLATION_COMPARISONS, ...)`` -> a
+  DataFrame with one paired test over seeds (``gnnedu.experiment.paired_test``) per step:
+  the change of each metric and its two-sided p-value; ``format_tests(frame)``: the table
+  notebook 07 prints. ``ABLATION_COMPARISONS``: each ablation step against the one before it,
+  and the two comparisons of the cross-check row.
   The figures are ``gnnedu.plot.plot_ablation``, ``plot_depth`` and ``plot_comparison``.
 - ``main(argv=None)``: the command line.
 """
@@ -65,6 +70,7 @@ from gnnedu.experiment import (
     RESULTS_DIR,
     VAL_RATIO,
     machine_info,
+    paired_test,
     run_one,
     save_json,
     summarize,
@@ -103,6 +109,11 @@ ABLATION = [
     # a cross-check: keep the article's layers but average them, to separate the two effects
     ("article_mean", "article GCN + mean over layers", dict(combine="mean")),
 ]
+
+# The comparisons notebook 07 tests (step before, step after): each ablation step against the
+# previous one, then the cross-check row against the article's GCN and against LightGCN.
+ABLATION_COMPARISONS = [(a[0], b[0]) for a, b in zip(ABLATION[:5], ABLATION[1:6])] + [
+    ("article", "article_mean"), ("article_mean", "lightgcn")]
 
 # Depth curves: num_layers 0..4 for three families (at depth 0 all three are the same model:
 # the free embeddings, i.e. matrix factorisation with the GCN training settings).
@@ -362,6 +373,49 @@ def format_table(frame, metrics=("recall@20", "ndcg@20"), digits: int = 3):
     for m in metrics:
         out[m] = [f"{a:.{digits}f} ± {s:.{digits}f}" for a, s in zip(frame[m], frame[f"{m}_std"])]
     out["train s"] = [f"{t:.0f}" for t in frame["train_seconds"]]
+    return out
+
+
+def step_tests(results: dict, sweep: str = "ablation", comparisons=None,
+               metrics=("recall@20", "ndcg@20"), method: str = "t"):
+    """One paired test over seeds per step of a sweep: did the step change each metric?
+
+    ``comparisons``: ``(before, after)`` pairs of steps of ``sweep`` (ablation step names, or
+    depths for a depth family); default :data:`ABLATION_COMPARISONS` for the ablation. Every
+    configuration was run on the same seeds, i.e. the same splits, so the runs pair up by seed
+    (``gnnedu.experiment.paired_test``). Returns a DataFrame with columns ``before``,
+    ``after``, ``seeds`` and, per metric, the mean change ``after - before``, the number of
+    seeds where ``after`` is higher (``_wins``) and the two-sided p-value (``_p``)."""
+    import pandas as pd
+
+    if comparisons is None:
+        if sweep != "ablation":
+            raise ValueError("give the comparisons (before, after) for a depth sweep")
+        comparisons = ABLATION_COMPARISONS
+    rows = []
+    for before, after in comparisons:
+        runs_before, runs_after = runs_for(results, sweep, before), runs_for(results, sweep, after)
+        row = {"before": before, "after": after}
+        for m in metrics:
+            test = paired_test(runs_after, runs_before, m, method)
+            row["seeds"] = test["n"]
+            row[f"{m}_change"], row[f"{m}_wins"] = test["mean_diff"], test["wins"]
+            row[f"{m}_p"] = test["p_value"]
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def format_tests(frame, metrics=("recall@20", "ndcg@20")):
+    """``step_tests`` output as strings: ``before``, ``after`` and, per metric, the mean change
+    (signed, 4 decimals), on how many seeds the metric went up ("5 of 5") and the p-value (two
+    significant digits, so that a small one does not round to 0)."""
+    import pandas as pd
+
+    out = pd.DataFrame({"before": frame["before"], "after": frame["after"]})
+    for m in metrics:
+        out[f"{m} change"] = [f"{v:+.4f}" for v in frame[f"{m}_change"]]
+        out[f"{m} up on"] = [f"{w} of {n}" for w, n in zip(frame[f"{m}_wins"], frame["seeds"])]
+        out[f"{m} p"] = [f"{v:.2g}" for v in frame[f"{m}_p"]]
     return out
 
 

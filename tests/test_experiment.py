@@ -183,16 +183,16 @@ def test_committed_p1_results_cover_the_protocol():
 
     results = experiment.load_results()
     assert results["protocol"]["split"] == "random"
-    assert results["protocol"]["seeds"] == [0, 1, 2] == list(DEFAULT_SEEDS)
+    assert results["protocol"]["seeds"] == [0, 1, 2, 3, 4] == list(DEFAULT_SEEDS)
     assert results["protocol"]["threshold"] is None
     keys = [s["key"] for s in results["summary"]]
     assert keys == list(DEFAULT_MODELS)
     for entry in results["summary"]:
-        assert entry["seeds"] == [0, 1, 2]
+        assert entry["seeds"] == list(DEFAULT_SEEDS)
         for k in KS:
             assert 0.0 < entry[f"recall@{k}"] < 1.0 and 0.0 < entry[f"ndcg@{k}"] < 1.0
     runs = results["runs"]
-    assert len(runs) == 3 * len(DEFAULT_MODELS)
+    assert len(runs) == len(DEFAULT_SEEDS) * len(DEFAULT_MODELS)
     # the summary is the mean of the runs
     again = experiment.summarize(runs)
     for a, b in zip(again, results["summary"]):
@@ -202,3 +202,56 @@ def test_committed_p1_results_cover_the_protocol():
     assert len(rows) == len(runs)
     assert float(rows[0]["recall@20"]) == pytest.approx(runs[0]["recall@20"], rel=1e-5)
 
+
+
+# --- paired_test ------------------------------------------------------------------------------
+
+def _rows(values, metric="recall@20", seeds=None):
+    seeds = range(len(values)) if seeds is None else seeds
+    return [{"seed": s, metric: v} for s, v in zip(seeds, values)]
+
+
+def test_paired_test_t_matches_the_closed_form():
+    # differences 1, 2, 3: mean 2, sample std 1, t = 2 / (1 / sqrt 3); with 2 degrees of freedom
+    # Student's t has the CDF 1/2 + t / (2 sqrt(2 + t^2)), so p = 1 - t / sqrt(2 + t^2).
+    out = experiment.paired_test(_rows([11.0, 22.0, 33.0]), _rows([10.0, 20.0, 30.0]))
+    t = 2 / (1 / math.sqrt(3))
+    assert out["statistic"] == pytest.approx(t)
+    assert out["p_value"] == pytest.approx(1 - t / math.sqrt(2 + t * t))
+    assert out["mean_diff"] == pytest.approx(2.0) and out["std_diff"] == pytest.approx(1.0)
+    assert out["n"] == 3 and out["wins"] == 3 and out["seeds"] == [0, 1, 2]
+
+
+def test_paired_test_pairs_by_seed_not_by_row_order():
+    a = _rows([0.30, 0.32, 0.31, 0.35, 0.33])
+    b = _rows([0.29, 0.30, 0.30, 0.33, 0.32])
+    shuffled = [b[i] for i in (3, 0, 4, 1, 2)]
+    assert experiment.paired_test(a, shuffled) == experiment.paired_test(a, b)
+    # the unpaired spread of each model is about 0.02; the paired differences are all positive
+    assert experiment.paired_test(a, b)["p_value"] < 0.01
+
+
+def test_paired_test_wilcoxon_floor_with_five_seeds():
+    # A wins on all five seeds: the exact two-sided signed-rank p-value is 2 / 2^5
+    out = experiment.paired_test(_rows([2, 3, 4, 5, 6]), _rows([1, 1, 1, 1, 1]),
+                                 method="wilcoxon")
+    assert out["p_value"] == pytest.approx(2 / 32)
+    assert out["method"] == "wilcoxon"
+
+
+def test_paired_test_constant_differences():
+    same = experiment.paired_test(_rows([0.3, 0.4]), _rows([0.3, 0.4]))
+    assert same["p_value"] == 1.0 and same["statistic"] == 0.0 and same["wins"] == 0
+    shifted = experiment.paired_test(_rows([0.5, 0.6]), _rows([0.25, 0.35]))
+    assert shifted["p_value"] == 0.0 and shifted["statistic"] == math.inf
+
+
+def test_paired_test_rejects_unpaired_input():
+    with pytest.raises(ValueError, match="different seeds"):
+        experiment.paired_test(_rows([1, 2, 3]), _rows([1, 2, 3], seeds=[0, 1, 5]))
+    with pytest.raises(ValueError, match="once"):
+        experiment.paired_test(_rows([1, 2], seeds=[0, 0]), _rows([1, 2]))
+    with pytest.raises(ValueError, match="two seeds"):
+        experiment.paired_test(_rows([1]), _rows([2]))
+    with pytest.raises(ValueError, match="method"):
+        experiment.paired_test(_rows([1, 2]), _rows([2, 3]), method="z")

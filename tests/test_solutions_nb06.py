@@ -141,3 +141,107 @@ def test_tail_share_on_movielens():
     ease_share = nb06.tail_share(EASE().fit(graph))
     # nobody has rated 326 of the 336 head movies, so Popularity never leaves the head
     assert pop_share == 0.0 < ease_share
+
+
+# "Your turn" checks: the solution passes, each typical mistake gets its hint, nothing raises --
+
+def stub(*args):
+    raise NotImplementedError
+
+
+def test_check_ndcg_at_k_passes_the_solution():
+    assert nb06.check_ndcg_at_k(nb06.ndcg_at_k) == "pass"
+    # the solution agrees with exercise 1's implementation
+    assert nb06.ndcg_at_k([2, 6, 8, 4, 9], {3, 6, 9}, 5) == pytest.approx(
+        nb06.metrics_at_k([2, 6, 8, 4, 9], {3, 6, 9}, 5)["ndcg"])
+
+
+def dcg_only(ranked, relevant, k):
+    return sum(1 / math.log2(i + 2) for i, item in enumerate(ranked[:k]) if item in relevant)
+
+
+def idcg_over_all_test_items(ranked, relevant, k):
+    ideal = sum(1 / math.log2(i + 2) for i in range(len(relevant)))
+    return dcg_only(ranked, relevant, k) / ideal
+
+
+def divides_by_zero(ranked, relevant, k):   # a bug inside the learner's code
+    return dcg_only(ranked, relevant, k) / 0
+
+
+def whole_list(ranked, relevant, k):   # forgets the cut at k
+    dcg = sum(1 / math.log2(i + 2) for i, item in enumerate(ranked) if item in relevant)
+    return dcg / sum(1 / math.log2(i + 2) for i in range(min(k, len(relevant))))
+
+
+@pytest.mark.parametrize("wrong, hint", [
+    (stub, "replace `raise NotImplementedError`"),
+    (dcg_only, "that is DCG"),
+    (idcg_over_all_test_items, "IDCG sums 5 discounts"),
+    (divides_by_zero, "raised ZeroDivisionError"),
+    (lambda ranked, relevant, k: [0.5], "return one number"),
+    (whole_list, "use only the first k items"),
+])
+def test_check_ndcg_at_k_gives_the_hint(wrong, hint):
+    message = nb06.check_ndcg_at_k(wrong)
+    assert message.startswith("not yet: ") and hint in message
+
+
+def test_check_top_k_unseen_passes_the_solution():
+    assert nb06.check_top_k_unseen(nb06.top_k_unseen) == "pass"
+
+
+@pytest.mark.parametrize("wrong, hint", [
+    (stub, "replace `raise NotImplementedError`"),
+    (lambda scores, seen, k: torch.topk(scores, k, dim=1).indices, "already seen"),
+    (lambda scores, seen, k: nb06.top_k_unseen(scores, seen, k)[:, :2], "[B, k]"),
+    (lambda scores, seen, k: nb06.top_k_unseen(scores, seen, k).flip(1), "wrong order"),
+    (lambda scores, seen, k: torch.topk(scores.masked_fill(seen, float("inf")), k, dim=1,
+                                        largest=False).indices, "not the k highest"),
+])
+def test_check_top_k_unseen_gives_the_hint(wrong, hint):
+    message = nb06.check_top_k_unseen(wrong)
+    assert message.startswith("not yet: ") and hint in message
+
+
+# Check your understanding -----------------------------------------------------------------
+
+def test_question_1_best_scores_of_user_b():
+    # the perfect list for user B: five of its six test movies
+    hits = torch.ones(1, 5, dtype=torch.bool)
+    best = ranking_metrics(hits, torch.tensor([6]), ks=(5,))
+    answer = nb06.question_1()
+    assert float(best["recall@5"][0]) == pytest.approx(answer["recall@5"])
+    assert float(best["ndcg@5"][0]) == pytest.approx(answer["ndcg@5"])
+
+
+def test_perfect_recall_matches_a_perfect_model():
+    # a "model" that scores each user's test items highest reaches exactly the ceiling
+    rows = [(u, i) for u in range(6) for i in range(3 + 4 * u)]
+    df = pd.DataFrame(rows, columns=["user", "item"])
+    test = df[df["item"] % 2 == 0]
+    train = df[df["item"] % 2 == 1]
+    scores = torch.zeros(6, 30)
+    scores[torch.tensor(test["user"].to_numpy()), torch.tensor(test["item"].to_numpy())] = 1
+    graph = build_graph(train, 6, 30)
+    got = evaluate(scores, graph, test, ks=(3,))["recall@3"]
+    assert nb06.perfect_recall(test, 3) == pytest.approx(got)
+    assert got < 1.0  # users with more than 3 test items cannot recall them all
+
+
+@needs_movielens
+def test_questions_2_and_3_numbers_on_the_seed_0_split():
+    from gnnedu.data import load_movielens, load_split
+
+    ml = load_movielens(download=False, progress=False)
+    train, test = load_split(ml, "random", 0)
+    for k, value in nb06.question_2().items():
+        assert nb06.perfect_recall(test, k) == pytest.approx(value, abs=5e-4)
+    n_train = np.bincount(train["user"], minlength=ml.num_users)
+    assert np.mean(10 / (ml.num_items - n_train)) == pytest.approx(0.0063, abs=5e-5)
+    assert "0.0063" in nb06.question_3()
+
+
+def test_question_4_sampled_hit_number():
+    assert nb06.question_4() == pytest.approx(0.447, abs=5e-4)
+    assert "0.447" in nb06.question_4.__doc__

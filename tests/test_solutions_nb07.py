@@ -126,3 +126,123 @@ def test_choose_layer_weights_rejects_a_wrong_length(fitted):
     model, graph, val = fitted
     with pytest.raises(ValueError):
         nb07.choose_layer_weights(model, graph, val, [[0.5, 0.5]], k=5)
+
+
+# "Your turn" checks: the solution passes, each typical mistake gets its hint, nothing raises --
+
+def stub(*args):
+    raise NotImplementedError("your turn")
+
+
+def test_bpr_loss_solution_matches_gnnedu_and_passes_the_check():
+    from gnnedu.train import bpr_loss
+
+    gen = torch.Generator().manual_seed(0)
+    pos, neg = torch.randn(10, generator=gen), torch.randn(10, 3, generator=gen)
+    torch.testing.assert_close(nb07.bpr_loss(pos, neg), bpr_loss(pos, neg))
+    # by hand: -log sigmoid(x) for every (positive, negative) pair, averaged
+    by_hand = -torch.log(torch.sigmoid(pos.unsqueeze(1) - neg)).mean()
+    torch.testing.assert_close(nb07.bpr_loss(pos, neg), by_hand)
+    assert nb07.check_bpr_loss(nb07.bpr_loss) == "pass"
+
+
+def naive_log_sigmoid(pos, neg):       # right formula, unstable for large gaps
+    if neg.dim() == 2:
+        pos = pos.unsqueeze(1)
+    return -torch.log(torch.sigmoid(pos - neg)).mean()
+
+
+@pytest.mark.parametrize("wrong, hint", [
+    (stub, "replace `raise NotImplementedError`"),
+    (lambda pos, neg: nb07.bpr_loss(neg, pos), "sign is reversed"),
+    (lambda pos, neg: torch.nn.functional.softplus(neg - pos), "return one number"),
+    (lambda pos, neg: torch.nn.functional.softplus(neg - pos).sum(), "should be"),
+    (lambda pos, neg: torch.nn.functional.softplus(neg - pos).mean(), "[B, n]"),
+    (naive_log_sigmoid, "use torch.nn.functional.logsigmoid"),
+])
+def test_check_bpr_loss_gives_the_hint(wrong, hint):
+    message = nb07.check_bpr_loss(wrong)
+    assert message.startswith("not yet: ") and hint in message
+
+
+def test_combine_layers_solution_matches_lightgcn_and_passes_the_check():
+    layers, mean = nb07._small_lightgcn()
+    torch.testing.assert_close(nb07.combine_layers(layers), mean)
+    with pytest.raises(ValueError, match="one weight per layer"):
+        nb07.combine_layers(layers, [1.0])
+    assert nb07.check_combine_layers(nb07.combine_layers) == "pass"
+
+
+def last_layer_only(layers, weights=None):
+    return layers[-1]
+
+
+def normalised_weights(layers, weights=None):
+    weights = [1.0] * len(layers) if weights is None else weights
+    if len(weights) != len(layers):
+        raise ValueError("wrong number of weights")
+    return sum(w * h for w, h in zip(weights, layers)) / sum(weights) * 2
+
+
+def no_length_check(layers, weights=None):
+    weights = [1 / len(layers)] * len(layers) if weights is None else weights
+    return sum(w * h for w, h in zip(weights, layers))
+
+
+def index_error(layers, weights=None):
+    weights = [1 / len(layers)] * len(layers) if weights is None else weights
+    return sum(weights[k] * layers[k] for k in range(len(layers)))
+
+
+@pytest.mark.parametrize("wrong, hint", [
+    (stub, "replace `raise NotImplementedError`"),
+    (last_layer_only, "mean of the layers"),
+    (lambda layers, weights=None: sum(layers) / len(layers), "layer 0 alone"),
+    (normalised_weights, "mean of the layers"),
+    (no_length_check, "should raise a ValueError"),
+    (index_error, "raised IndexError"),
+])
+def test_check_combine_layers_gives_the_hint(wrong, hint):
+    message = nb07.check_combine_layers(wrong)
+    assert message.startswith("not yet: ") and hint in message
+
+
+# Check your understanding -----------------------------------------------------------------
+
+def test_question_1_extra_parameters_of_the_article_gcn():
+    from gnnedu.models import GCNRecommender
+
+    gcn, light = GCNRecommender(dim=64, num_layers=2), LightGCN(dim=64, num_layers=2)
+    graph = build_graph(random_interactions(), 30, 40)
+    gcn.attach(graph)
+    light.attach(graph)
+    extra = sum(p.numel() for p in gcn.parameters()) - sum(p.numel() for p in light.parameters())
+    assert extra == nb07.question_1() == 8320
+
+
+def test_question_4_layer_weights():
+    answer = nb07.question_4()
+    layers, mean = nb07._small_lightgcn()
+    torch.testing.assert_close(nb07.combine_layers(layers, answer["mean"]), mean)
+    half = LightGCN(dim=4, num_layers=3, layer_weights=answer["half"])
+    assert half.alphas()[0] == 0.5 and sum(half.alphas()) == pytest.approx(1.0)
+
+
+def test_question_2_numbers_in_the_committed_sweeps():
+    tests = nb07.question_2()
+    mean_step = ("no_self_loops", "lightgcn")
+    assert tests["recall@20_change"].abs().idxmax() == mean_step
+    assert tests.loc[mean_step, "recall@20_change"] == pytest.approx(0.053, abs=5e-4)
+    assert tests.loc[mean_step, "recall@20_wins"] == 5
+    assert tests.loc[mean_step, "recall@20_p"] == pytest.approx(4.2e-5, abs=5e-7)
+    assert tests.loc[("article", "no_dropout"), "recall@20_p"] == pytest.approx(0.39, abs=0.005)
+    assert tests.loc[("no_dropout", "no_relu"), "recall@20_p"] == pytest.approx(0.51, abs=0.005)
+
+
+def test_question_5_numbers_in_the_committed_results():
+    answer = nb07.question_5()
+    recall, ndcg = answer["recall@20"], answer["ndcg@20"]
+    assert recall["mean_diff"] == pytest.approx(-0.0013, abs=5e-5) and recall["wins"] == 2
+    assert recall["p_value"] == pytest.approx(0.47, abs=0.005)
+    assert ndcg["mean_diff"] == pytest.approx(0.0064, abs=5e-5) and ndcg["wins"] == 5
+    assert ndcg["p_value"] == pytest.approx(0.008, abs=0.0005)

@@ -78,3 +78,77 @@ def test_exercise_3_popularity_penalty(fitted):
     # a strong penalty pushes the lists toward rarely watched movies
     assert table.loc[50.0, "arp@20"] < table.loc[0.0, "arp@20"]
     assert list(table.index) == [0.0, 50.0]
+
+
+# "Your turn" checks: the solution passes, each typical mistake gets its hint, nothing raises --
+
+def stub(*args):
+    raise NotImplementedError("your turn")
+
+
+def test_fold_in_solution_matches_explain_and_passes_the_check(fitted):
+    model, _, _ = fitted
+    items = [0, 5, 17]
+    torch.testing.assert_close(nb08.fold_in_by_hand(model, items),
+                               explain.fold_in_scores(model, items), rtol=1e-5, atol=1e-6)
+    assert nb08.check_fold_in(nb08.fold_in_by_hand, model) == "pass"
+
+
+@pytest.mark.parametrize("wrong, hint", [
+    (stub, "replace `raise NotImplementedError`"),
+    (lambda model, items: nb08.fold_in_by_hand(model, items)[:10], "one score per movie"),
+    (lambda model, items: nb08.fold_in_by_hand(model, items, shift=0), "layer k - 1"),
+    (lambda model, items: nb08.fold_in_by_hand(model, items, weighted=False), "1 / sqrt(|S| d_j)"),
+    (lambda model, items: 2 * nb08.fold_in_by_hand(model, items), "differ from"),
+    (lambda model, items: model.no_such_attribute, "raised AttributeError"),
+])
+def test_check_fold_in_gives_the_hint(fitted, wrong, hint):
+    model, _, _ = fitted
+    message = nb08.check_fold_in(wrong, model)
+    assert message.startswith("not yet: ") and hint in message
+
+
+def test_coverage_solution_passes_the_check():
+    assert nb08.check_coverage(nb08.coverage_at_k) == "pass"
+    assert nb08.coverage_at_k(torch.tensor([[0, 1], [1, 0], [0, 2]]), 10) == pytest.approx(0.3)
+
+
+@pytest.mark.parametrize("wrong, hint", [
+    (stub, "replace `raise NotImplementedError`"),
+    (lambda top, n: top.numel() / n, "count the distinct movies"),
+    (lambda top, n: torch.unique(top).numel(), "divide the number of distinct movies"),
+    (lambda top, n: torch.unique(top).numel() / top.numel(), "the answer is"),
+    (lambda top, n: top.unique_counts(), "raised AttributeError"),
+])
+def test_check_coverage_gives_the_hint(wrong, hint):
+    message = nb08.check_coverage(wrong)
+    assert message.startswith("not yet: ") and hint in message
+
+
+# Check your understanding -----------------------------------------------------------------
+
+def test_question_1_weight_of_a_popular_movie():
+    assert nb08.question_1() == pytest.approx(0.0089, abs=5e-5)
+    assert 1 / (42 * 73) ** 0.5 == pytest.approx(0.0181, abs=5e-5)   # Hamlet, in the notebook
+
+
+def test_question_3_recall_ceiling():
+    from gnnedu.metrics import ranking_metrics
+
+    for n_test, value in nb08.question_3().items():
+        perfect = torch.ones(1, 20, dtype=torch.bool)    # 20 hits in 20 places
+        if n_test < 20:
+            perfect[0, n_test:] = False
+        got = ranking_metrics(perfect, torch.tensor([n_test]), ks=(20,))["recall@20"]
+        assert float(got[0]) == pytest.approx(value)
+
+
+def test_question_4_popularity_coverage(ml):
+    from gnnedu.data import load_split
+    from gnnedu.models import Popularity
+
+    train, test = load_split(ml, "random", 0)
+    model = Popularity().fit(train, num_users=ml.num_users, num_items=ml.num_items)
+    coverage = evaluate(model, model.graph, test, ks=(20,))["coverage@20"]
+    assert coverage == pytest.approx(0.0464, abs=5e-5)
+    assert round(coverage * ml.num_items) == nb08.question_4()

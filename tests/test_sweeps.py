@@ -2,6 +2,7 @@
 
 import os
 
+import matplotlib.colors
 import pytest
 import torch
 from synthetic import tiny_movielens
@@ -194,3 +195,61 @@ def test_resume_adds_seeds_without_choosing_again(ml, tmp_path, monkeypatch):
     expected = sweeps.run_config(config, ml, (1,), config["epochs"])[0]
     got = next(r for r in more["runs"] if r["id"] == config["id"] and r["seed"] == 1)
     assert got["recall@20"] == expected["recall@20"]
+
+
+def test_step_tests_pair_each_step_with_the_one_before(small_results):
+    table = sweeps.step_tests(small_results)
+    assert list(zip(table["before"], table["after"])) == sweeps.ABLATION_COMPARISONS
+    names = [name for name, _, _ in sweeps.ABLATION]
+    assert sweeps.ABLATION_COMPARISONS[:5] == list(zip(names[:5], names[1:6]))
+    assert (table["seeds"] == 2).all()
+    # each row is experiment.paired_test on the two configurations' per-seed runs
+    row = table.iloc[2]
+    expected = experiment.paired_test(sweeps.runs_for(small_results, "ablation", row["after"]),
+                                      sweeps.runs_for(small_results, "ablation", row["before"]),
+                                      "ndcg@20")
+    assert row["ndcg@20_change"] == pytest.approx(expected["mean_diff"])
+    assert row["ndcg@20_p"] == expected["p_value"] and row["ndcg@20_wins"] == expected["wins"]
+    depth = sweeps.step_tests(small_results, "prop_mean", [(2, 3)], metrics=("recall@20",))
+    assert list(depth.columns) == ["before", "after", "seeds", "recall@20_change",
+                                   "recall@20_wins", "recall@20_p"]
+    with pytest.raises(ValueError, match="comparisons"):
+        sweeps.step_tests(small_results, "prop_mean")
+
+
+def test_figures_compare_magnitudes_from_zero_in_the_model_colours(small_results):
+    frame = sweeps.summary_frame(small_results, "ablation")
+    ax = plot.plot_ablation(frame).axes[0]
+    assert ax.get_xlim()[0] == 0.0                      # bars compare magnitudes
+    right_edge = max(p.get_x() + p.get_width() for p in ax.patches)
+    assert ax.get_xlim()[1] > right_edge                # no bar runs off the axes
+
+    fig = plot.plot_depth(sweeps.depth_curves(small_results),
+                          references={"EASE (P1)": {"recall@20": 0.3}})
+    left = fig.axes[0]
+    colours = {c.get_label(): c.lines[0].get_color() for c in left.containers}
+    colours.update({line.get_label(): line.get_color() for line in left.lines})
+    lightgcn = next(label for _, label, _, _ in sweeps.DEPTH_FAMILIES if "LightGCN" in label)
+    assert colours[lightgcn] == plot.MODEL_COLORS["LightGCN"]
+    assert colours["EASE (P1)"] == plot.MODEL_COLORS["EASE"]
+
+    summary = experiment.summarize(small_results["random"] + [
+        {**r, "model": "LightGCN", "key": "lightgcn"} for r in small_results["runs"][:2]])
+    left, right = plot.plot_comparison(summary).axes
+    assert left.get_ylim()[0] == 0.0
+    assert [p.get_facecolor()[:3] for p in left.patches[:2]] == [
+        matplotlib.colors.to_rgb(plot.model_color(name)) for name in ("Random", "LightGCN")]
+    # the points are named in a legend, not by labels that can overlap
+    assert [t.get_text() for t in right.get_legend().get_texts()] == ["Random", "LightGCN"]
+    assert not right.texts
+
+
+def test_format_tests_keeps_small_p_values_readable(small_results):
+    table = sweeps.step_tests(small_results)
+    table.loc[0, "recall@20_p"] = 3.2e-6
+    shown = sweeps.format_tests(table)
+    assert list(shown.columns[:5]) == ["before", "after", "recall@20 change", "recall@20 up on",
+                                       "recall@20 p"]
+    assert shown.loc[0, "recall@20 p"] == "3.2e-06"
+    assert shown.loc[1, "recall@20 up on"] == f"{table.loc[1, 'recall@20_wins']} of 2"
+    assert shown.loc[1, "ndcg@20 change"] == f"{table.loc[1, 'ndcg@20_change']:+.4f}"

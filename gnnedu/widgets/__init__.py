@@ -5,4 +5,5 @@
   aggregator explorers (notebook 03).
 - :mod:`gnnedu.widgets.recommendations`: the recommendation explorer of notebook 08, its tables
   and drawings.
+- :mod:`gnnedu.widgets.new_items`: the new-movie explorer of notebook 09.
 """

@@ -1,0 +1,1130 @@
+"""Gowalla at full scale (notebook 11): the runs behind ``gnnedu bench --dataset gowalla``, the
+long LightGCN run, the validation runs that chose every setting, the cost-growth measurements
+and the figures and tables of notebook 11.
+
+Every heavy number of notebook 11 comes from one command, which writes JSON files into
+``gnnedu/results/gowalla/`` after every finished piece (atomically), so that an interrupted run
+resumes where it stopped (``--fresh`` starts a part again)::
+
+    python -m gnnedu.scale all          # every part below, in this order (hours on 2 cores)
+    python -m gnnedu.scale tune         # validation choices: filters, EASE's lambda, BPR-MF
+    python -m gnnedu.scale models       # Popularity, GF-CF, BSPM, BPR-MF -> models.json
+    python -m gnnedu.scale ease         # EASE on item subsamples, extrapolated -> ease.json
+    python -m gnnedu.scale costs        # cost growth on nested subsamples -> costs.json
+    python -m gnnedu.scale distributed  # 1 and 2 processes with torchrun -> distributed.json
+    python -m gnnedu.scale lightgcn     # the LightGCN run and its curve -> lightgcn.json
+    python -m gnnedu.scale lightgcn --validation --recipe '{...}'   # -> validation/*.json
+
+Protocol (the LightGCN paper's): the fixed Gowalla split of ``gnnedu.data.load_gowalla``, full
+ranking over the 40,981 items with each user's training items masked, Recall@20 (hits / the
+user's number of test items) and NDCG@20 averaged over the 29,858 users. Every setting was
+chosen on a validation slice of the training data (10 % of each user's training items,
+``gnnedu.train.carve_validation``, seed 0), never on the test file.
+
+Time is measured twice: wall-clock seconds and the process's CPU seconds. With one torch
+thread the CPU seconds are what the run costs on one free core; on these shared machines the
+wall clock also counts the time other people's jobs held the cores.
+
+API summary
+-----------
+- ``RESULTS``: ``gnnedu/results/gowalla``; ``load(name)`` reads ``name.json`` there;
+  ``REFERENCE``: the published numbers on this split.
+- ``LIGHTGCN_RECIPE``; ``run_lightgcn(data, seed=0, recipe=None, validation=False, out=None,
+  ...) -> dict``: train LightGCN with a curve of Recall/NDCG@20 against training time
+  (resumable: a checkpoint in the cache); ``validation_runs()``.
+- ``run_model(name, data, seed=0, ...) -> dict``: one model through
+  ``gnnedu.experiment.run_one`` (``MF_RECIPE`` for BPR-MF), with CPU seconds;
+  ``top_k_lists(model, k=50)`` and ``save_topk(model, path)``: every user's top-K in blocks.
+- ``ease_item_matrix(r, lam)`` (float32, in place), ``run_ease(data, fractions, lam)``: EASE on
+  item subsamples and its extrapolation; ``power_law(x, y)``, ``predict(fit, x)``.
+- ``measure_costs(data, fractions, ml=None, ...)``, ``cost_slopes(rows)``,
+  ``extrapolate(costs, ease, sizes=OTHER_SIZES)``: cost growth and the sizes on paper.
+- ``measure_distributed(nprocs=(1, 2), runs=DISTRIBUTED_RUNS)``: ``torchrun`` timings.
+- ``tune_filters(data)``, ``tune_ease(data)``, ``tune_mf(data)``, ``validation_split(data)``.
+- ``plot_responses()``, ``plot_curves(runs, ...)``, ``plot_costs(costs, ease)``,
+  ``final_table()``: the figures and the last table of notebook 11.
+- ``bench_main(args, argv)``: ``gnnedu bench --dataset gowalla``; ``main(argv)``: the command.
+- ``Clock``: wall and CPU seconds of a block.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import time
+from pathlib import Path
+
+import torch
+
+from gnnedu.experiment import RESULTS_DIR, PeakMemory, machine_info, save_json
+
+RESULTS = RESULTS_DIR / "gowalla"
+K = 20
+REFERENCE = {  # published results on this split (the data README lists the sources)
+    "lightgcn": {"recall@20": 0.1824, "ndcg@20": 0.1547,
+                 "source": "LightGCN-PyTorch README (1000 epochs)"},
+    "gfcf": {"recall@20": 0.1849, "ndcg@20": 0.1518, "source": "Shen et al., CIKM 2021"},
+    "bspm": {"recall@20": 0.1920, "ndcg@20": 0.1597, "source": "Choi et al., SIGIR 2023"},
+}
+
+# LightGCN (3 layers, d = 64) on Gowalla. Per step the whole graph is propagated (3 sparse
+# products forward, 3 backward), whatever the batch size, so large batches make epochs cheap;
+# with them, a cosine learning-rate decay and hard negatives (the best-scoring of 8 uniform
+# draws) recover the accuracy that small batches buy with many more steps. Chosen on the
+# validation slice (python -m gnnedu.scale lightgcn --validation; VALIDATION_RUNS in
+# lightgcn.json records every recipe tried and what it reached).
+LIGHTGCN_RECIPE = dict(epochs=200, batch_size=16384, lr=1e-2, lr_schedule="cosine", reg=1e-4,
+                       num_neg=1, neg_candidates=8)
+CURVE_EVERY = 10  # epochs between two points of the curve
+
+
+class Clock:
+    """Context manager: ``.wall`` and ``.cpu`` seconds spent inside the block."""
+
+    def __enter__(self):
+        self._wall, self._cpu = time.perf_counter(), time.process_time()
+        return self
+
+    def __exit__(self, *exc):
+        self.wall = time.perf_counter() - self._wall
+        self.cpu = time.process_time() - self._cpu
+        return False
+
+
+def load(name: str) -> dict:
+    """A results file of ``gnnedu/results/gowalla/`` by name ("lightgcn", "models", ...)."""
+    with open(RESULTS / f"{name}.json") as f:
+        return json.load(f)
+
+
+def _checkpoint_dir() -> Path:
+    from gnnedu.data import cache_dir
+
+    return cache_dir() / "runs"
+
+
+def run_lightgcn(data, seed: int = 0, recipe: dict | None = None, validation: bool = False,
+                 out=None, curve_every: int = CURVE_EVERY, threads: int = 1,
+                 device: str = "cpu", progress: bool = True, checkpoint=None) -> dict:
+    """Train LightGCN (3 layers, d = 64) on Gowalla and record its curve.
+
+    Args:
+        data: ``gnnedu.data.load_gowalla()`` (or a subsample).
+        seed: initialisation and sampling.
+        recipe: ``TrainConfig`` fields (default :data:`LIGHTGCN_RECIPE`).
+        validation: train on 90 % of each user's training items and measure the curve on the
+            other 10 % (choosing the recipe); else train on all of them and measure the curve
+            on the test file (a record of the run, not used to choose anything).
+        out: JSON file rewritten at every curve point (default: none).
+        curve_every: epochs between two curve points.
+        threads: torch threads (recorded).
+        checkpoint: state file for resuming (default: in the cache, named after the run).
+
+    Returns:
+        ``{"recipe", "seed", "validation", "threads", "curve": [{"epoch", "train_seconds",
+        "train_cpu_seconds", "recall@20", "ndcg@20"}...], "recall@20", "ndcg@20",
+        "train_seconds", "train_cpu_seconds", "peak_mem_mb", "environment"}``; the final
+        metrics are those after the last epoch.
+    """
+    from gnnedu import setup_notebook
+    from gnnedu.graph import build_graph
+    from gnnedu.metrics import evaluate
+    from gnnedu.models import LightGCN
+    from gnnedu.train import TrainConfig, carve_validation, train_bpr
+
+    recipe = dict(LIGHTGCN_RECIPE if recipe is None else recipe)
+    setup_notebook(seed=seed, threads=threads)
+    train = data.train
+    target = data.test
+    if validation:
+        train, target = carve_validation(train.assign(rating=1, timestamp=0), 0.1, seed=0)
+    graph = build_graph(train, data.num_users, data.num_items)
+    name = ("val-" if validation else "") + "-".join(f"{k}{v}" for k, v in sorted(recipe.items()))
+    if checkpoint is None:
+        checkpoint = _checkpoint_dir() / f"lightgcn-s{seed}-{name}.pt"
+    record = {"recipe": recipe, "seed": seed, "validation": validation, "threads": threads,
+              "device": device, "curve": [], "environment": machine_info()}
+    if out is not None and Path(out).exists():  # resuming: keep the curve measured so far
+        previous = json.loads(Path(out).read_text())
+        if previous.get("recipe") == recipe and previous.get("validation") == validation:
+            record["curve"] = previous.get("curve", [])
+    cpu = {"train": record["curve"][-1]["train_cpu_seconds"] if record["curve"] else 0.0,
+           "mark": time.process_time()}
+
+    def on_epoch(epoch, model, history):
+        cpu["train"] += time.process_time() - cpu["mark"]
+        if epoch % curve_every == 0 or epoch == recipe["epochs"]:
+            model.eval()
+            with model.frozen_scores():
+                scores = evaluate(model, graph, target, ks=(K,))
+            record["curve"] = [row for row in record["curve"] if row["epoch"] < epoch]
+            record["curve"].append({
+                "epoch": epoch, "train_seconds": sum(history.epoch_seconds),
+                "train_cpu_seconds": cpu["train"], f"recall@{K}": scores[f"recall@{K}"],
+                f"ndcg@{K}": scores[f"ndcg@{K}"]})
+            if out is not None:
+                save_json(record, out)
+            model.train()
+        cpu["mark"] = time.process_time()
+
+    config = TrainConfig(**recipe, seed=seed, progress=progress, device=device,
+                         checkpoint=str(checkpoint), eval_every=curve_every)
+    torch.manual_seed(seed)
+    model = LightGCN()
+    with PeakMemory() as mem:
+        history = train_bpr(model, graph, config=config, callback=on_epoch)
+    last = record["curve"][-1] if record["curve"] else {}
+    record.update({f"recall@{K}": last.get(f"recall@{K}", math.nan),
+                   f"ndcg@{K}": last.get(f"ndcg@{K}", math.nan),
+                   "epochs": len(history.epochs), "train_seconds": sum(history.epoch_seconds),
+                   "train_cpu_seconds": cpu["train"], "peak_mem_mb": mem.mb})
+    if out is not None:
+        save_json(record, out)
+    record["model"] = model
+    return record
+
+
+# ---------------------------------------------------------------------------------------------
+# The other models: Popularity, BPR-MF, GF-CF, BSPM (and ours), one row each
+# ---------------------------------------------------------------------------------------------
+
+# BPR-MF on Gowalla, trained like LightGCN (large batches, cosine decay); with or without hard
+# negatives was chosen on the validation slice (python -m gnnedu.scale tune --only mf, from
+# MF_CANDIDATES).
+MF_RECIPE = dict(epochs=100, batch_size=16384, lr=1e-2, lr_schedule="cosine", reg=1e-4,
+                 num_neg=1, neg_candidates=8)
+# Models that `gnnedu bench --dataset gowalla` runs, and their constructor arguments; the
+# filters keep their published settings (gnnedu.filters).
+GOWALLA_MODELS = ("popularity", "mf", "gfcf", "bspm", "lightgcn", "ease")
+QUICK_MODELS = ("popularity", "gfcf", "bspm")  # the default of the bench: minutes, not hours
+MODEL_KWARGS: dict = {}
+
+
+def _gowalla_factory(name: str):
+    """Builds the model; its ``fit`` records its CPU seconds in ``model.fit_cpu_seconds``."""
+    from gnnedu.models import make_model
+
+    def build():
+        model = make_model(name, **MODEL_KWARGS.get(name, {}))
+        fit = model.fit
+
+        def timed_fit(*args, **kwargs):
+            with Clock() as clock:
+                out = fit(*args, **kwargs)
+            model.fit_cpu_seconds = clock.cpu
+            return out
+
+        model.fit = timed_fit
+        return model
+
+    return build
+
+
+def run_model(name: str, data, seed: int = 0, threads: int = 1, device: str = "cpu",
+              progress: bool = False, topk_path=None, topk: int = 50,
+              epochs: int | None = None) -> dict:
+    """Fit one model on Gowalla's training data and evaluate it on the test file.
+
+    Args:
+        name: one of :data:`GOWALLA_MODELS` except "lightgcn" and "ease" (see
+            :func:`run_lightgcn`, :func:`run_ease`).
+        data: ``gnnedu.data.load_gowalla()``.
+        seed: initialisation and sampling of trained models.
+        threads: torch threads.
+        device: "cpu" or "cuda" (filters and trained models).
+        topk_path: if given, write every user's top-``topk`` there (:func:`save_topk`).
+        epochs: overrides a trained model's epoch count (quick runs).
+
+    Returns:
+        The row of ``gnnedu.experiment.run_one`` (metrics at K = 10 and 20, ``train_seconds``,
+        ``eval_seconds``, ``peak_mem_mb``) plus ``train_cpu_seconds`` (the fit),
+        ``total_cpu_seconds`` (fit and evaluation), ``threads`` and ``device``.
+    """
+    from gnnedu import setup_notebook
+    from gnnedu.experiment import run_one
+    from gnnedu.models import EmbeddingRecommender
+
+    setup_notebook(seed=seed, threads=threads)
+    factory = _gowalla_factory(name)
+    options = dict(MF_RECIPE) if name == "mf" else {}
+    if epochs and name == "mf":
+        options["epochs"] = epochs
+    if device != "cpu":
+        options["device"] = device
+    if isinstance(factory(), EmbeddingRecommender):
+        options["progress"] = progress
+    with Clock() as clock:
+        row, model = run_one(factory, data.train, data.test, data.num_users, data.num_items,
+                             seed, fit_options=options)
+    row.update(key=name, train_cpu_seconds=model.fit_cpu_seconds, total_cpu_seconds=clock.cpu,
+               threads=threads, device=device)
+    if topk_path is not None:
+        save_topk(model, topk_path, topk)
+    return row
+
+
+@torch.no_grad()
+def top_k_lists(model, k: int = 50, block: int = 1024) -> torch.Tensor:
+    """Every user's top-``k`` items ``[num_users, k]`` with training items masked, scored
+    ``block`` users at a time (the full score matrix of Gowalla would take 4.9 GB)."""
+    from gnnedu.metrics import topk_masked
+
+    graph = model.graph
+    ptr = torch.zeros(graph.num_users + 1, dtype=torch.long)   # graph.users is sorted
+    ptr[1:] = torch.bincount(graph.users, minlength=graph.num_users).cumsum(0)
+    freeze = getattr(model, "frozen_scores", None)   # embedding models: propagate once
+    out = []
+    with freeze() if freeze is not None else contextlib.nullcontext():
+        for lo in range(0, graph.num_users, block):
+            hi = min(lo + block, graph.num_users)
+            seen = torch.zeros(hi - lo, graph.num_items, dtype=torch.bool)
+            seen[graph.users[ptr[lo]: ptr[hi]] - lo, graph.items[ptr[lo]: ptr[hi]]] = True
+            out.append(topk_masked(model.score(torch.arange(lo, hi)), k, seen))
+    return torch.cat(out)
+
+
+def save_topk(model, path, k: int = 50) -> None:
+    """Write every user's top-``k`` as CSV ``user_id,rank,item_id`` with the 0-based ids of
+    Gowalla's ``test.txt`` (the header and layout of ``gnnedu bench --save-topk``)."""
+    import csv
+
+    lists = top_k_lists(model, k)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["user_id", "rank", "item_id"])
+        for user, row in enumerate(lists.tolist()):
+            writer.writerows((user, rank, item) for rank, item in enumerate(row, start=1))
+
+
+# ---------------------------------------------------------------------------------------------
+# EASE: measured on item subsamples, its cost extrapolated to the whole catalogue
+# ---------------------------------------------------------------------------------------------
+
+EASE_FRACTIONS = (0.05, 0.1, 0.2, 0.3)   # of the items (nested, seed 0)
+EASE_LAMBDAS = (50.0, 100.0, 200.0, 500.0, 1000.0)
+# The default; `python -m gnnedu.scale ease` uses the value chosen on the validation slice of
+# the 10 % item subsample from EASE_LAMBDAS (tune.json, python -m gnnedu.scale tune --only ease).
+EASE_LAMBDA = 200.0
+FLOAT32_BYTES = 4
+
+
+def ease_item_matrix(r, lam: float):
+    """EASE's item-item matrix B (Steck, WWW 2019) from a sparse ``r`` ``[U, I]``, in float32
+    and in place: G = R^T R + lam I (dense), its inverse P from a Cholesky factorisation
+    (LAPACK ``spotrf``/``spotri``, overwriting G), then B = -P / diag(P) with a zero diagonal.
+    One ``I x I`` float32 matrix is alive at a time (4 I^2 bytes: 6.7 GB for Gowalla)."""
+    import numpy as np
+    from scipy.linalg import lapack
+
+    g = (r.T @ r).toarray().astype(np.float32)
+    g[np.diag_indices_from(g)] += lam
+    g, info = lapack.spotrf(g, lower=1, overwrite_a=1, clean=0)
+    if info != 0:
+        raise ValueError(f"EASE: R^T R + lam I is not positive definite (LAPACK info {info})")
+    g, info = lapack.spotri(g, lower=1, overwrite_c=1)
+    lower = np.tril_indices_from(g, -1)
+    g.T[lower] = g[lower]                      # spotri fills one triangle: mirror it
+    diag = g.diagonal().copy()
+    g /= -diag[None, :]                        # B_ij = -P_ij / P_jj
+    g[np.diag_indices_from(g)] = 0.0
+    return g
+
+
+def _ease_scores_eval(r, b, test, k: int = K, block: int = 2048) -> dict:
+    """Recall/NDCG@k of scores R B (users in blocks), training items masked."""
+    import numpy as np
+
+    from gnnedu.metrics import evaluate
+
+    class Scores:  # the score() interface of gnnedu.metrics.evaluate
+        num_users, num_items = r.shape
+
+        def score(self, users):
+            return torch.from_numpy(np.asarray(r[users.numpy()] @ b))
+
+    coo = r.tocoo()
+    return evaluate(Scores(), (torch.from_numpy(coo.row.astype(np.int64)),
+                               torch.from_numpy(coo.col.astype(np.int64))), test, ks=(k,),
+                    batch_size=block)
+
+
+def run_ease(data, fractions=EASE_FRACTIONS, lam: float = EASE_LAMBDA, seed: int = 0,
+             threads: int = 1) -> dict:
+    """EASE on nested item subsamples of Gowalla: fit time (wall, CPU), peak memory and test
+    accuracy of each, and the fitted power laws extrapolated to the whole catalogue.
+
+    Returns ``{"lambda", "rows": [{"fraction", "items", "users", "interactions",
+    "fit_seconds", "fit_cpu_seconds", "peak_mem_mb", "recall@20", "ndcg@20"}...],
+    "fit": {"time_slope", "memory_slope", ...}, "full": {prediction for all items}}``.
+    """
+    import scipy.sparse as sp
+
+    from gnnedu import setup_notebook
+
+    setup_notebook(seed=seed, threads=threads)
+    rows = []
+    for fraction in fractions:
+        sub = data.subsample(fraction, seed=seed, by="items")
+        r = sp.csr_matrix(
+            (torch.ones(len(sub.train)).numpy(), (sub.train["user"], sub.train["item"])),
+            shape=(sub.num_users, sub.num_items), dtype="float32")
+        with PeakMemory() as mem, Clock() as clock:
+            b = ease_item_matrix(r, lam)
+        metrics = _ease_scores_eval(r, b, sub.test)
+        del b
+        rows.append({"fraction": fraction, "items": sub.num_items, "users": sub.num_users,
+                     "interactions": len(sub.train), "fit_seconds": clock.wall,
+                     "fit_cpu_seconds": clock.cpu, "peak_mem_mb": mem.mb,
+                     "recall@20": metrics["recall@20"], "ndcg@20": metrics["ndcg@20"]})
+    items = [row["items"] for row in rows]
+    time_fit = power_law(items, [row["fit_cpu_seconds"] for row in rows])
+    mem_fit = power_law(items, [row["peak_mem_mb"] for row in rows])
+    full = data.num_items
+    return {
+        "lambda": lam, "rows": rows, "threads": threads,
+        "fit": {"time": time_fit, "memory": mem_fit},
+        "full": {"items": full, "fit_cpu_seconds": predict(time_fit, full),
+                 "peak_mem_mb": predict(mem_fit, full),
+                 "matrix_mb": FLOAT32_BYTES * full ** 2 / 2 ** 20},
+        "environment": machine_info(),
+    }
+
+
+def power_law(x, y) -> dict:
+    """Least-squares line through ``(log10 x, log10 y)``: ``{"slope", "intercept"}`` with
+    y ~ 10^intercept * x^slope (the slope is the growth exponent)."""
+    import numpy as np
+
+    lx, ly = np.log10(np.asarray(x, float)), np.log10(np.asarray(y, float))
+    slope, intercept = np.polyfit(lx, ly, 1)
+    return {"slope": float(slope), "intercept": float(intercept)}
+
+
+def predict(fit: dict, x: float) -> float:
+    """The power law ``fit`` (from :func:`power_law`) at ``x``."""
+    return float(10 ** (fit["intercept"] + fit["slope"] * math.log10(x)))
+
+
+# ---------------------------------------------------------------------------------------------
+# Cost growth: nested subsamples of Gowalla, MovieLens-100K as the small end
+# ---------------------------------------------------------------------------------------------
+
+COST_FRACTIONS = (0.1, 0.25, 0.5, 1.0)   # of Gowalla's users (nested, seed 0)
+PYG_STEPS = 2  # PyG steps timed per size (an epoch is extrapolated from them)
+# Sizes of the other LightGCN benchmarks (He et al. 2020, Table 2) and a 100 M-interaction
+# catalogue (an assumed shape: 5 M users, 1 M items), for the extrapolation on paper.
+OTHER_SIZES = {
+    "Yelp2018": dict(users=31_668, items=38_048, interactions=1_561_406),
+    "Amazon-Book": dict(users=52_643, items=91_599, interactions=2_984_108),
+    "100 M interactions": dict(users=5_000_000, items=1_000_000, interactions=100_000_000),
+}
+
+
+def _cost_points(data, fractions, ml=None):
+    """``[(label, train, test, num_users, num_items)]``: MovieLens-100K (protocol P1, seed 0)
+    if ``ml`` is given, then the Gowalla subsamples."""
+    points = []
+    if ml is not None:
+        from gnnedu.data import load_split
+
+        train, test = load_split(ml, "random", 0)
+        points.append(("MovieLens-100K", train, test, ml.num_users, ml.num_items))
+    for fraction in fractions:
+        sub = data if fraction == 1 else data.subsample(fraction, seed=0)
+        points.append((f"Gowalla {fraction:.0%}", sub.train, sub.test, sub.num_users,
+                       sub.num_items))
+    return points
+
+
+def _pyg_step_seconds(graph, batch: int, steps: int, seed: int = 0) -> tuple[float, float]:
+    """Median wall and CPU seconds of one training step of PyG's ``LightGCN`` over
+    ``edge_index`` (per-edge messages), same batch, negatives and loss as ours."""
+    import statistics
+
+    from torch_geometric.nn.models import LightGCN as PygLightGCN
+
+    from gnnedu.train import known_pairs, sample_negatives
+
+    gen = torch.Generator().manual_seed(seed)
+    model = PygLightGCN(num_nodes=graph.num_nodes, embedding_dim=64, num_layers=3)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
+    known = known_pairs(graph)
+    walls, cpus = [], []
+    for _ in range(steps):
+        idx = torch.randint(graph.num_interactions, (batch,), generator=gen)
+        users, pos = graph.users[idx], graph.items[idx]
+        neg = sample_negatives(users, graph.num_items, 1, known, gen)[:, 0]
+        label_index = torch.stack([torch.cat([users, users]),
+                                   graph.num_users + torch.cat([pos, neg])])
+        with Clock() as clock:
+            optimizer.zero_grad()
+            pos_rank, neg_rank = model(graph.edge_index, label_index).chunk(2)
+            loss = model.recommendation_loss(pos_rank, neg_rank, node_id=label_index.unique(),
+                                             lambda_reg=1e-4)
+            loss.backward()
+            optimizer.step()
+        walls.append(clock.wall)
+        cpus.append(clock.cpu)
+    return statistics.median(walls), statistics.median(cpus)
+
+
+def measure_costs(data, fractions=COST_FRACTIONS, ml=None, batch: int | None = None,
+                  pyg_steps: int = PYG_STEPS, threads: int = 1, out=None,
+                  progress: bool = True) -> dict:
+    """Time and memory of each model's expensive part at each size.
+
+    For each point (MovieLens-100K, then Gowalla's nested user subsamples): one LightGCN epoch
+    at the recipe's batch size (wall, CPU, peak memory), PyG's ``LightGCN`` per step (x the
+    steps of an epoch), the fit (SVD) and the scoring of all users of GF-CF and BSPM, and the
+    full-ranking evaluation of the trained LightGCN. Rows are saved to ``out`` after each point
+    and points already there are skipped (resume). Returns ``{"rows": [...], "slopes": ...}``.
+    """
+    from gnnedu import setup_notebook
+    from gnnedu.filters import BSPM, GFCF
+    from gnnedu.graph import build_graph
+    from gnnedu.metrics import evaluate
+    from gnnedu.models import LightGCN
+    from gnnedu.train import TrainConfig, train_bpr
+
+    batch = batch or LIGHTGCN_RECIPE["batch_size"]
+    done = {}
+    if out is not None and Path(out).exists():
+        done = {row["label"]: row for row in json.loads(Path(out).read_text()).get("rows", [])}
+    rows = []
+    points = _cost_points(data, fractions, ml)
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=len(points), desc="cost growth", unit="size")
+    for label, train, test, num_users, num_items in points:
+        if label in done:
+            rows.append(done[label])
+            if bar is not None:
+                bar.update(1)
+            continue
+        setup_notebook(seed=0, threads=threads)
+        graph = build_graph(train, num_users, num_items)
+        row = {"label": label, "users": num_users, "items": num_items,
+               "interactions": graph.num_interactions,
+               "steps_per_epoch": math.ceil(graph.num_interactions / batch)}
+        recipe = {**LIGHTGCN_RECIPE, "epochs": 1, "batch_size": batch}
+        model = LightGCN()
+        with PeakMemory() as mem, Clock() as clock:
+            train_bpr(model, graph, config=TrainConfig(**recipe, seed=0))
+        row.update(lightgcn_epoch_seconds=clock.wall, lightgcn_epoch_cpu_seconds=clock.cpu,
+                   lightgcn_peak_mem_mb=mem.mb)
+        with Clock() as clock, model.frozen_scores():
+            evaluate(model, graph, test, ks=(K,))
+        row.update(eval_seconds=clock.wall, eval_cpu_seconds=clock.cpu)
+        wall, cpu = _pyg_step_seconds(graph, batch, pyg_steps)
+        row.update(pyg_step_seconds=wall, pyg_step_cpu_seconds=cpu,
+                   pyg_epoch_cpu_seconds=cpu * row["steps_per_epoch"])
+        for name, filt in (("gfcf", GFCF()), ("bspm", BSPM())):
+            with PeakMemory() as mem, Clock() as clock:
+                filt.fit(graph)
+            row.update({f"{name}_fit_seconds": clock.wall, f"{name}_fit_cpu_seconds": clock.cpu,
+                        f"{name}_fit_peak_mem_mb": mem.mb})
+            with PeakMemory() as mem, Clock() as clock:
+                evaluate(filt, graph, test, ks=(K,))
+            row.update({f"{name}_eval_seconds": clock.wall,
+                        f"{name}_eval_cpu_seconds": clock.cpu,
+                        f"{name}_eval_peak_mem_mb": mem.mb})
+            del filt
+        rows.append(row)
+        if out is not None:
+            save_json({"rows": rows, "batch_size": batch, "threads": threads,
+                       "environment": machine_info()}, out)
+        if bar is not None:
+            bar.update(1)
+    if bar is not None:
+        bar.close()
+    result = {"rows": rows, "batch_size": batch, "threads": threads,
+              "slopes": cost_slopes(rows), "environment": machine_info()}
+    if out is not None:
+        save_json(result, out)
+    return result
+
+
+COST_SERIES = {  # column of a cost row -> what it measures (the legend of the figure)
+    "lightgcn_epoch_cpu_seconds": "LightGCN epoch (ours)",
+    "pyg_epoch_cpu_seconds": "LightGCN epoch (PyG LGConv)",
+    "gfcf_fit_cpu_seconds": "GF-CF fit (SVD, k=256)",
+    "bspm_fit_cpu_seconds": "BSPM fit (SVD, k=448)",
+    "gfcf_eval_cpu_seconds": "GF-CF scoring + ranking",
+    "bspm_eval_cpu_seconds": "BSPM scoring + ranking",
+    "eval_cpu_seconds": "LightGCN evaluation",
+}
+
+
+def cost_slopes(rows, series=COST_SERIES, x: str = "interactions") -> dict:
+    """The growth exponent of each series against ``x`` over the Gowalla points
+    (:func:`power_law` on the rows whose label starts with "Gowalla")."""
+    gowalla = [row for row in rows if row["label"].startswith("Gowalla")]
+    if len(gowalla) < 2:
+        return {}
+    xs = [row[x] for row in gowalla]
+    return {column: power_law(xs, [row[column] for row in gowalla]) for column in series
+            if all(row.get(column, 0) > 0 for row in gowalla)}
+
+
+# ---------------------------------------------------------------------------------------------
+# Extrapolation on paper, and the figures of notebook 11
+# ---------------------------------------------------------------------------------------------
+
+DIM = 64
+GIB = 2 ** 30
+
+
+def extrapolate(costs: dict, ease: dict | None = None, sizes=None) -> list[dict]:
+    """Memory (GiB, float32) and time (CPU hours on one core) of each piece at other sizes:
+    Gowalla (measured) then :data:`OTHER_SIZES`. Times follow the power laws fitted on the
+    Gowalla subsamples (``costs["slopes"]``, per interaction; EASE per item), with the
+    LightGCN epoch taken as (steps per epoch) x (seconds per step), a step growing with the
+    interactions. Memory is counted from the shapes (no fit needed)."""
+    rows = [r for r in costs["rows"] if r["label"].startswith("Gowalla")]
+    full = max(rows, key=lambda r: r["interactions"])
+    sizes = {"Gowalla": dict(users=full["users"], items=full["items"],
+                             interactions=full["interactions"]), **(sizes or OTHER_SIZES)}
+    batch = costs.get("batch_size", LIGHTGCN_RECIPE["batch_size"])
+    step = power_law([r["interactions"] for r in rows],
+                     [r["lightgcn_epoch_cpu_seconds"] / r["steps_per_epoch"] for r in rows])
+    evaluation = power_law([r["users"] * r["items"] for r in rows],
+                           [r["eval_cpu_seconds"] for r in rows])
+    out = []
+    for name, size in sizes.items():
+        users, items, edges = size["users"], size["items"], size["interactions"]
+        nodes = users + items
+        steps = math.ceil(edges / batch)
+        row = {
+            "dataset": name, **size,
+            "embedding_gib": nodes * DIM * FLOAT32_BYTES / GIB,
+            "training_state_gib": 4 * nodes * DIM * FLOAT32_BYTES / GIB,
+            "adjacency_gib": (2 * edges * 8 + (nodes + 1) * 4) / GIB,
+            "item_item_gib": items ** 2 * FLOAT32_BYTES / GIB,
+            "score_matrix_gib": users * items * FLOAT32_BYTES / GIB,
+            "lightgcn_epoch_hours": steps * predict(step, edges) / 3600,
+            "evaluation_hours": predict(evaluation, users * items) / 3600,
+        }
+        if ease is not None:
+            row["ease_fit_hours"] = predict(ease["fit"]["time"], items) / 3600
+        out.append(row)
+    return out
+
+
+def plot_responses(cutoff: float = 0.5):
+    """The gains h(lam) of the filters of this notebook over the item graph's spectrum, and
+    LightGCN's over A_hat's (two panels)."""
+    import numpy as np
+
+    from gnnedu.filters import frequency_response, lightgcn_response
+    from gnnedu.plot import new_figure
+
+    fig, (left, right) = new_figure(1, 2, figsize=(10.0, 3.8))
+    mu = np.linspace(-1, 1, 201)
+    for layers in (1, 2, 3, 4):
+        right.plot(mu, lightgcn_response(mu, layers), label=f"L = {layers}")
+    right.set(title="LightGCN: mean of A_hat^0..A_hat^L", xlabel="eigenvalue mu of A_hat",
+              ylabel="gain")
+    lam = np.linspace(0, 1, 201)
+    for name, label in (("linear", "linear, r P~"), ("lowpass", "ideal low-pass"),
+                        ("gfcf", "GF-CF (alpha 0.3)"), ("bspm", "BSPM (beta 0.2, T 2.5)")):
+        left.plot(lam, frequency_response(name, lam, cutoff=cutoff), label=label)
+    left.set(title="Filters on the item graph", xlabel="eigenvalue lambda of P~ (1 = smooth)",
+             ylabel="gain")
+    for ax in (left, right):
+        ax.axhline(0, color="#999999", lw=0.8)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    return fig
+
+
+def plot_curves(runs: dict, reference: float | None = None, metric: str = "recall@20",
+                clock: str = "train_cpu_seconds", title: str = "", budget_minutes=None):
+    """Curves of ``metric`` against training time (minutes of ``clock``): ``runs`` maps a
+    label to a list of curve points (``run_lightgcn``'s ``curve``)."""
+    from gnnedu.plot import new_figure
+
+    fig, ax = new_figure(figsize=(6.8, 4.2))
+    for label, curve in runs.items():
+        ax.plot([p[clock] / 60 for p in curve], [p[metric] for p in curve], marker="o",
+                markersize=3, label=label)
+    if reference is not None:
+        ax.axhline(reference, color="#D55E00", ls="--", lw=1,
+                   label=f"published LightGCN ({reference})")
+    if budget_minutes is not None:
+        ax.axvline(budget_minutes, color="#999999", ls=":", lw=1,
+                   label=f"{budget_minutes} minutes")
+    ax.set(title=title, xlabel="training time (CPU minutes, one thread)", ylabel=metric)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    return fig
+
+
+def plot_costs(costs: dict, ease: dict | None = None, series=COST_SERIES):
+    """Log-log cost growth: each series against the number of training interactions (left),
+    EASE's fit against the number of items (right); slopes (growth exponents) in the legends."""
+    from gnnedu.plot import new_figure
+
+    rows = costs["rows"]
+    slopes = costs.get("slopes") or cost_slopes(rows)
+    fig, (left, right) = new_figure(1, 2, figsize=(11.0, 4.4))
+    for column, label in series.items():
+        xs = [r["interactions"] for r in rows if r.get(column)]
+        ys = [r[column] for r in rows if r.get(column)]
+        slope = slopes.get(column, {}).get("slope")
+        left.plot(xs, ys, marker="o", markersize=4,
+                  label=label + (f" (slope {slope:.2f})" if slope is not None else ""))
+    left.set(xscale="log", yscale="log", title="Cost against the number of interactions",
+             xlabel="training interactions", ylabel="CPU seconds (one thread)")
+    left.grid(alpha=0.3, which="both")
+    left.legend(fontsize=7)
+    if ease is not None:
+        items = [r["items"] for r in ease["rows"]]
+        for key, label, unit in (("fit_cpu_seconds", "fit time", "CPU s"),
+                                 ("peak_mem_mb", "peak memory", "MB")):
+            fit = ease["fit"]["time" if key == "fit_cpu_seconds" else "memory"]
+            right.plot(items, [r[key] for r in ease["rows"]], marker="o", markersize=4,
+                       label=f"EASE {label}, {unit} (slope {fit['slope']:.2f})")
+            full = ease["full"]["items"]
+            right.plot([items[-1], full], [ease["rows"][-1][key], predict(fit, full)], ls=":",
+                       color=right.lines[-1].get_color())
+        right.axvline(ease["full"]["items"], color="#999999", ls=":", lw=1,
+                      label=f"all {ease['full']['items']:,} items (extrapolated)")
+        right.set(xscale="log", yscale="log", title="EASE against the number of items",
+                  xlabel="items", ylabel="CPU seconds or MB")
+        right.grid(alpha=0.3, which="both")
+        right.legend(fontsize=7)
+    return fig
+
+
+def _recipe_label(recipe: dict) -> str:
+    negatives = ("hard negatives (best of "
+                 f"{recipe['neg_candidates']})" if recipe.get("neg_candidates", 1) > 1
+                 else "uniform negatives")
+    schedule = "cosine" if recipe.get("lr_schedule") == "cosine" else "constant"
+    return (f"batch {recipe['batch_size']:,}, lr {recipe['lr']:g} {schedule}, "
+            f"{recipe['epochs']} epochs, {negatives}")
+
+
+def validation_runs() -> dict:
+    """The LightGCN validation runs (``gnnedu/results/gowalla/validation/``), by a label that
+    describes each recipe, in file-name order."""
+    out = {}
+    for path in sorted((RESULTS / "validation").glob("lightgcn_*.json")):
+        record = json.loads(path.read_text())
+        out[_recipe_label(record["recipe"])] = record
+    return out
+
+
+def final_table():
+    """One row per model on Gowalla (DataFrame): Recall@20, NDCG@20, training CPU minutes
+    (fit; for the filters the SVD), wall minutes, peak memory (MB) and how the row was made."""
+    import pandas as pd
+
+    rows = []
+    models = load("models")
+    for row in models["runs"]:
+        rows.append({"model": row["model"], "Recall@20": row["recall@20"],
+                     "NDCG@20": row["ndcg@20"],
+                     "train CPU min": row.get("train_cpu_seconds", row["train_seconds"]) / 60,
+                     "train wall min": row["train_seconds"] / 60,
+                     "peak MB": row["peak_mem_mb"], "how": "measured (models.json)"})
+    lightgcn = load("lightgcn")
+    rows.append({"model": "LightGCN", "Recall@20": lightgcn["recall@20"],
+                 "NDCG@20": lightgcn["ndcg@20"],
+                 "train CPU min": lightgcn["train_cpu_seconds"] / 60,
+                 "train wall min": lightgcn["train_seconds"] / 60,
+                 "peak MB": lightgcn["peak_mem_mb"],
+                 "how": f"measured, {lightgcn['epochs']} epochs (lightgcn.json)"})
+    ease = load("ease")
+    rows.append({"model": "EASE", "Recall@20": math.nan, "NDCG@20": math.nan,
+                 "train CPU min": ease["full"]["fit_cpu_seconds"] / 60,
+                 "train wall min": math.nan, "peak MB": ease["full"]["peak_mem_mb"],
+                 "how": f"extrapolated from {len(ease['rows'])} item subsamples (ease.json)"})
+    for key, ref in REFERENCE.items():
+        rows.append({"model": f"{ref['source']}: {key}", "Recall@20": ref["recall@20"],
+                     "NDCG@20": ref["ndcg@20"], "how": "published"})
+    return pd.DataFrame(rows).set_index("model")
+
+
+# ---------------------------------------------------------------------------------------------
+# Data-parallel training: 1 and 2 processes (gnnedu.distributed, torchrun)
+# ---------------------------------------------------------------------------------------------
+
+# (dataset, share of the users, global batch) of each timing run
+DISTRIBUTED_RUNS = (("ml-100k", 1.0, 4096), ("gowalla", 0.25, 16384), ("gowalla", 1.0, 16384))
+
+
+def measure_distributed(nprocs=(1, 2), runs=DISTRIBUTED_RUNS, epochs: int = 2, data=None,
+                        out=None) -> dict:
+    """One LightGCN training run per (dataset, processes), launched with ``torchrun`` on this
+    machine (gloo, one thread per process): seconds per epoch, process 0's CPU seconds and the
+    final metrics, which must agree across process counts. Saved to ``out`` after each run."""
+    from gnnedu.distributed import launch
+
+    rows = []
+    for dataset, fraction, batch in runs:
+        for n in nprocs:
+            args = ["--dataset", dataset, "--epochs", str(epochs), "--batch-size", str(batch),
+                    "--lr", "0.01", "--reg", "1e-4", "--subsample", str(fraction)]
+            if data is not None:
+                args += ["--data", str(data)]
+            with Clock() as clock:
+                result = launch(n, args)
+            rows.append({"dataset": dataset, "subsample": fraction, "batch_size": batch,
+                         "processes": n, "interactions": result["interactions"],
+                         "epoch_seconds": result["epoch_seconds"],
+                         "train_seconds": result["train_seconds"],
+                         "train_cpu_seconds_rank0": result["train_cpu_seconds_rank0"],
+                         "launch_seconds": clock.wall, "recall@20": result["recall@20"],
+                         "ndcg@20": result["ndcg@20"],
+                         "parameters_sha256": result["parameters_sha256"]})
+            if out is not None:
+                save_json({"rows": rows, "epochs": epochs, "environment": machine_info()}, out)
+    return {"rows": rows, "epochs": epochs, "environment": machine_info()}
+
+
+# ---------------------------------------------------------------------------------------------
+# Choosing settings on the validation slice (never on the test file)
+# ---------------------------------------------------------------------------------------------
+
+TUNE_USERS = 4000        # validation users scored per filter setting (the same for all)
+# BSPM's settings searched one at a time from the published ones (sharpening time, then the
+# low-pass weight, then the rank), keeping the best value of each before the next.
+BSPM_SEARCH = (("sharpen_time", (1.5, 2.0, 2.5, 3.0, 3.5)), ("beta", (0.1, 0.2, 0.3, 0.4)),
+               ("k", (256, 448, 640)))
+MF_CANDIDATES = (dict(MF_RECIPE, neg_candidates=1), dict(MF_RECIPE, neg_candidates=8))
+
+
+def validation_split(data, seed: int = 0):
+    """``(fit, val)``: 10 % of each user's training items held out (``carve_validation``)."""
+    from gnnedu.train import carve_validation
+
+    fit, val = carve_validation(data.train.assign(rating=1, timestamp=0), 0.1, seed=seed)
+    return fit[["user", "item"]], val[["user", "item"]]
+
+
+def _val_users(val, n: int, seed: int = 0):
+    import numpy as np
+
+    users = np.unique(val["user"].to_numpy())
+    return np.sort(np.random.default_rng(seed).choice(users, min(n, len(users)), replace=False))
+
+
+def tune_filters(data, users: int = TUNE_USERS, search=BSPM_SEARCH, log=print) -> dict:
+    """Coordinate search of BSPM's settings on the validation slice: one SVD (the largest rank)
+    shared by all settings (``ItemFilter.fit_like``), ``users`` validation users scored.
+    Returns ``{"trials": [{settings, "recall@20", "ndcg@20"}...], "best": settings}``."""
+    from gnnedu.filters import BSPM, GFCF
+    from gnnedu.graph import build_graph
+    from gnnedu.metrics import evaluate
+
+    fit, val = validation_split(data)
+    graph = build_graph(fit, data.num_users, data.num_items)
+    chosen = _val_users(val, users)
+    ranks = dict(search).get("k", (448,))
+    base = BSPM(k=max(ranks + (256, 448))).fit(graph)   # GF-CF: 256, BSPM: 448
+    trials = []
+
+    def trial(model, settings):
+        scores = evaluate(model.fit_like(base), graph, val, ks=(K,), users=chosen)
+        row = {**settings, f"recall@{K}": scores[f"recall@{K}"], f"ndcg@{K}": scores[f"ndcg@{K}"]}
+        trials.append(row)
+        log(f"validation {row}")
+        return row[f"recall@{K}"]
+
+    trial(GFCF(), {"model": "gfcf"})
+    best = {"k": 448, "beta": 0.2, "sharpen_time": 2.5}
+    for name, values in search:
+        scores = {}
+        for value in values:
+            settings = {**best, name: value}
+            scores[value] = trial(BSPM(**settings), {"model": "bspm", **settings})
+        best[name] = max(scores, key=scores.get)
+    return {"users": len(chosen), "trials": trials, "best": best}
+
+
+def tune_mf(data, candidates=MF_CANDIDATES, seed: int = 0, log=print) -> dict:
+    """BPR-MF recipes on the validation slice, evaluated every 10 epochs (early stopping with
+    patience 3): the best epoch and its validation Recall/NDCG@20."""
+    from gnnedu import setup_notebook
+    from gnnedu.graph import build_graph
+    from gnnedu.models import MF
+
+    fit, val = validation_split(data)
+    graph = build_graph(fit, data.num_users, data.num_items)
+    trials = []
+    for recipe in candidates:
+        setup_notebook(seed=seed)
+        model = MF().fit(graph, val=val, seed=seed, eval_every=10, patience=3, ks=(K,),
+                         metric=f"recall@{K}", **recipe)
+        best = next(row for row in model.history.val if row["epoch"] == model.history.best_epoch)
+        trials.append({**recipe, "best_epoch": model.history.best_epoch,
+                       f"recall@{K}": best[f"recall@{K}"], f"ndcg@{K}": best[f"ndcg@{K}"]})
+        log(f"validation {trials[-1]}")
+    return {"trials": trials, "best": max(trials, key=lambda t: t[f"recall@{K}"])}
+
+
+def tune_ease(data, lambdas=EASE_LAMBDAS, fraction: float = 0.1, log=print) -> dict:
+    """EASE's lambda on the validation slice of the ``fraction`` item subsample."""
+    import scipy.sparse as sp
+
+    sub = data.subsample(fraction, seed=0, by="items")
+    fit, val = validation_split(sub)
+    r = sp.csr_matrix((torch.ones(len(fit)).numpy(), (fit["user"], fit["item"])),
+                      shape=(sub.num_users, sub.num_items), dtype="float32")
+    trials = []
+    for lam in lambdas:
+        scores = _ease_scores_eval(r, ease_item_matrix(r, lam), val)
+        trials.append({"lambda": lam, f"recall@{K}": scores[f"recall@{K}"],
+                       f"ndcg@{K}": scores[f"ndcg@{K}"]})
+        log(f"validation {trials[-1]}")
+    return {"fraction": fraction, "items": sub.num_items, "trials": trials,
+            "best": max(trials, key=lambda t: t[f"recall@{K}"])["lambda"]}
+
+
+# ---------------------------------------------------------------------------------------------
+# gnnedu bench --dataset gowalla
+# ---------------------------------------------------------------------------------------------
+
+MOVIELENS_ONLY = ("--split", "--threshold", "--test-ratio", "--protocol", "--task",
+                  "--save-split", "--new-user-ks", "--densities", "--save-predictions",
+                  "--resume")
+
+
+def _given(tokens, *names) -> bool:
+    return any(t == n or t.startswith(n + "=") for t in tokens for n in names)
+
+
+def _lightgcn_row(data, seed, threads, device, progress, epochs=None) -> tuple[dict, object]:
+    """Train LightGCN with the recipe and evaluate it at K = 10 and 20, as a bench row."""
+    from gnnedu.graph import build_graph
+    from gnnedu.metrics import KS, METRIC_NAMES, evaluate
+
+    recipe = dict(LIGHTGCN_RECIPE, **({"epochs": epochs} if epochs else {}))
+    record = run_lightgcn(data, seed, recipe, threads=threads, device=device, progress=progress,
+                          curve_every=recipe["epochs"])
+    model = record["model"]
+    graph = build_graph(data.train, data.num_users, data.num_items)
+    with Clock() as clock, model.frozen_scores():
+        metrics = evaluate(model, graph, data.test, ks=KS)
+    row = {"model": model.name, "key": "lightgcn", "seed": seed}
+    row.update({f"{m}@{k}": metrics[f"{m}@{k}"] for k in KS for m in METRIC_NAMES})
+    row.update(users=metrics["users"], train_seconds=record["train_seconds"],
+               train_cpu_seconds=record["train_cpu_seconds"], eval_seconds=clock.wall,
+               peak_mem_mb=record["peak_mem_mb"], epochs=record["epochs"], threads=threads,
+               device=device)
+    return row, model
+
+
+def bench_main(args, argv) -> int:
+    """``gnnedu bench --dataset gowalla ...`` (the parser is ``gnnedu.bench.build_parser``).
+    Returns the exit status: 2 for options that do not apply, 1 for missing or bad data."""
+    import os
+    import sys
+
+    from gnnedu.bench import markdown_table
+    from gnnedu.data import DataError, load_gowalla
+    from gnnedu.experiment import summarize, write_results
+
+    tokens = sys.argv[1:] if argv is None else list(argv)
+    wrong = [name for name in MOVIELENS_ONLY if _given(tokens, name)]
+    if wrong:
+        print(f"error: {wrong[0]} is a MovieLens option; Gowalla's split is fixed (the LightGCN "
+              "authors' train/test files)", file=sys.stderr)
+        return 2
+    models = ([m for m in args.models.replace(" ", "").lower().split(",") if m]
+              if _given(tokens, "--models", "--model") else list(QUICK_MODELS))
+    unknown = [m for m in models if m not in GOWALLA_MODELS]
+    if unknown or not models:
+        print(f"error: model {unknown[0] if unknown else ''!r} is not run on Gowalla; choose "
+              f"from {','.join(GOWALLA_MODELS)}", file=sys.stderr)
+        return 2
+    try:
+        seeds = ([int(s) for s in args.seeds.replace(" ", "").split(",") if s]
+                 if _given(tokens, "--seeds", "--seed") else [0])
+    except ValueError:
+        seeds = []
+    threads = args.threads or os.cpu_count() or 1
+    if not seeds or threads < 1:
+        print("error: give at least one integer seed and --threads >= 1", file=sys.stderr)
+        return 2
+    if args.device.startswith("cuda") and not torch.cuda.is_available():
+        print("error: --device cuda, but no GPU is visible to torch", file=sys.stderr)
+        return 2
+    out = args.out if _given(tokens, "--out") else "bench_gowalla"
+    progress = not args.no_progress
+    try:
+        data = load_gowalla(args.data, progress=progress)
+    except DataError as err:
+        print(f"gnnedu bench: {err}", file=sys.stderr)
+        return 1
+    topk_files = {}
+    if args.save_topk:
+        path = Path(args.save_topk)
+        topk_files = {m: path if len(models) == 1 else
+                      path.with_name(f"{path.stem}_{m}{path.suffix or '.csv'}") for m in models}
+    runs, notes = [], []
+    for seed in seeds:
+        for name in models:
+            topk_path = topk_files.get(name) if seed == seeds[0] else None
+            if name == "lightgcn":
+                row, model = _lightgcn_row(data, seed, threads, args.device, progress,
+                                           args.epochs)
+                if topk_path:
+                    save_topk(model, topk_path)
+                runs.append(row)
+            elif name == "ease":
+                study = run_ease(data, seed=seed, threads=threads)
+                for sub in study["rows"]:
+                    runs.append({"model": f"EASE ({sub['items']} items)",
+                                 "key": f"ease-{sub['items']}", "seed": seed,
+                                 "recall@20": sub["recall@20"], "ndcg@20": sub["ndcg@20"],
+                                 "train_seconds": sub["fit_seconds"],
+                                 "peak_mem_mb": sub["peak_mem_mb"]})
+                full = study["full"]
+                notes.append(f"EASE on all {full['items']} items, extrapolated: fit "
+                             f"~{full['fit_cpu_seconds'] / 60:.0f} CPU minutes, peak "
+                             f"~{full['peak_mem_mb'] / 1024:.1f} GB (one item-item matrix: "
+                             f"{full['matrix_mb'] / 1024:.1f} GB); --save-topk does not apply")
+            else:
+                runs.append(run_model(name, data, seed, threads, args.device, progress,
+                                      topk_path, epochs=args.epochs))
+            if progress:
+                row = runs[-1]
+                print(f"{row['model']:<12} seed {seed}  R@20 {row['recall@20']:.4f}  "
+                      f"N@20 {row['ndcg@20']:.4f}  train {row['train_seconds']:.1f} s",
+                      file=sys.stderr)
+    results = {
+        "protocol": {"dataset": "Gowalla (LightGCN split)", "split": "fixed",
+                     "seeds": seeds, "ranking": "full, training items masked",
+                     "ks": [10, 20], "threads": threads, "device": args.device,
+                     "epochs_override": args.epochs},
+        "environment": machine_info(), "runs": runs, "summary": summarize(runs),
+        "command": "gnnedu bench " + " ".join(tokens),
+    }
+    json_path, csv_path = write_results(results, out)
+    print(markdown_table(results))
+    for note in notes:
+        print(note)
+    print(f"\nwrote {json_path} and {csv_path}" + (
+        f"; top-50 lists: {args.save_topk}" if args.save_topk else ""))
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------
+# The command line
+# ---------------------------------------------------------------------------------------------
+
+def _recipe_name(recipe: dict) -> str:
+    return "_".join(f"{k}{v}" for k, v in sorted(recipe.items())).replace(".", "p")
+
+
+PARTS = ("tune", "models", "ease", "costs", "distributed", "lightgcn")
+
+
+def _update(path, key, value) -> dict:
+    """Set ``key`` in the JSON file ``path`` (created if absent) and save it atomically."""
+    record = json.loads(Path(path).read_text()) if Path(path).exists() else {}
+    record[key] = value
+    save_json(record, path)
+    return record
+
+
+def run_models_file(data, names, path, seed: int = 0, threads: int = 1, fresh: bool = False,
+                    progress: bool = True) -> dict:
+    """:func:`run_model` for each name, saved to ``path`` after each (models already there
+    for this seed are kept unless ``fresh``). Returns the file's content."""
+    from gnnedu.experiment import summarize
+
+    record = {} if fresh or not Path(path).exists() else json.loads(Path(path).read_text())
+    runs = record.get("runs", [])
+    for name in names:
+        if any(r["key"] == name and r["seed"] == seed for r in runs):
+            continue
+        row = run_model(name, data, seed, threads, progress=progress)
+        runs = [r for r in runs if not (r["key"] == name and r["seed"] == seed)] + [row]
+        record = {"runs": runs, "summary": summarize(runs), "environment": machine_info()}
+        save_json(record, path)
+        print(f"{row['model']}: Recall@20 {row['recall@20']:.4f}  NDCG@20 {row['ndcg@20']:.4f}"
+              f"  fit {row['train_seconds']:.0f} s, all {row['total_cpu_seconds']:.0f} CPU s")
+    return record
+
+
+def main(argv=None) -> int:
+    """``python -m gnnedu.scale PART``; see the module docstring. Returns the exit status."""
+    import argparse
+    import sys
+
+    from gnnedu.data import DataError, load_gowalla, load_movielens
+
+    parser = argparse.ArgumentParser(prog="python -m gnnedu.scale", description=__doc__.split(
+        "\n\n")[0])
+    parser.add_argument("part", choices=PARTS + ("all",))
+    parser.add_argument("--validation", action="store_true",
+                        help="lightgcn: train on 90%% of the training data, curve on the rest")
+    parser.add_argument("--recipe", default=None,
+                        help="lightgcn: JSON of TrainConfig fields (default: LIGHTGCN_RECIPE)")
+    parser.add_argument("--only", default=None,
+                        help="tune: filters, mf or ease; models: comma-separated model keys")
+    parser.add_argument("--fresh", action="store_true", help="ignore what the files hold")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--data", default=None, help="folder holding gowalla/ (and ml-100k)")
+    parser.add_argument("--out", default=None, help="lightgcn: results file")
+    parser.add_argument("--no-progress", action="store_true")
+    args = parser.parse_args(argv)
+    progress = not args.no_progress
+    try:
+        data = load_gowalla(args.data, progress=progress)
+    except DataError as err:
+        print(f"gnnedu.scale: {err}", file=sys.stderr)
+        return 1
+    parts = PARTS if args.part == "all" else (args.part,)
+    if "tune" in parts:
+        path = RESULTS / "tune.json"
+        done = {} if args.fresh or not path.exists() else json.loads(path.read_text())
+        tuners = {"ease": tune_ease, "filters": tune_filters, "mf": tune_mf}
+        for name in ([args.only] if args.only else tuners):
+            if name not in done:
+                _update(path, name, tuners[name](data))
+    if "models" in parts:
+        names = args.only.split(",") if args.only else ("popularity", "gfcf", "bspm", "mf")
+        run_models_file(data, names, RESULTS / "models.json", args.seed, args.threads,
+                        args.fresh, progress)
+    if "ease" in parts:
+        path, tuned = RESULTS / "ease.json", RESULTS / "tune.json"
+        lam = EASE_LAMBDA   # the value tune.json chose, when it has one
+        if tuned.exists() and "ease" in json.loads(tuned.read_text()):
+            lam = json.loads(tuned.read_text())["ease"]["best"]
+        if args.fresh or not path.exists():
+            save_json(run_ease(data, lam=lam, threads=args.threads), path)
+    if "costs" in parts:
+        ml = load_movielens(args.data, progress=progress)
+        measure_costs(data, ml=ml, threads=args.threads, out=RESULTS / "costs.json",
+                      progress=progress)
+    if "distributed" in parts:
+        path = RESULTS / "distributed.json"
+        if args.fresh or not path.exists():
+            measure_distributed(data=args.data, out=path)
+    if "lightgcn" in parts:
+        recipe = json.loads(args.recipe) if args.recipe else dict(LIGHTGCN_RECIPE)
+        out = args.out or (RESULTS / "validation" / f"lightgcn_{_recipe_name(recipe)}.json"
+                           if args.validation else RESULTS / "lightgcn.json")
+        record = run_lightgcn(data, args.seed, recipe, args.validation, out,
+                              threads=args.threads, device=args.device, progress=progress)
+        print(f"LightGCN: Recall@20 {record['recall@20']:.4f}  NDCG@20 {record['ndcg@20']:.4f}"
+              f"  train {record['train_seconds']:.0f} s ({record['train_cpu_seconds']:.0f} s "
+              f"CPU); wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    import sys
+
+    sys.exit(main())

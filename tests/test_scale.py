@@ -1,0 +1,156 @@
+"""gnnedu.scale: the Gowalla runs, the bench's --dataset gowalla, power laws, resumable runs."""
+
+import csv
+import json
+import math
+
+import datafind
+import numpy as np
+import pytest
+import torch
+
+from gnnedu import bench, scale
+from gnnedu.data import GOWALLA, load_gowalla
+from gnnedu.graph import build_graph
+from gnnedu.models import EASE
+
+
+@pytest.fixture(scope="module")
+def gowalla():
+    source = datafind.require(GOWALLA)
+    return load_gowalla(path=source.location, download=False, progress=False)
+
+
+def test_power_law_recovers_an_exact_law():
+    x = [10, 100, 1000, 10_000]
+    fit = scale.power_law(x, [3 * v ** 1.5 for v in x])
+    assert fit["slope"] == pytest.approx(1.5) and 10 ** fit["intercept"] == pytest.approx(3)
+    assert scale.predict(fit, 1e6) == pytest.approx(3 * 1e9)
+
+
+def test_clock_measures_cpu_and_wall():
+    with scale.Clock() as clock:
+        sum(i * i for i in range(200_000))
+    assert clock.cpu > 0 and clock.wall > 0
+
+
+def cost_row(label, users, items, edges):
+    """A cost row whose times follow exact laws: step ~ edges, evaluation ~ users x items."""
+    steps = math.ceil(edges / 16384)
+    return {"label": label, "users": users, "items": items, "interactions": edges,
+            "steps_per_epoch": steps, "lightgcn_epoch_cpu_seconds": steps * 1e-6 * edges,
+            "eval_cpu_seconds": 1e-8 * users * items, "pyg_epoch_cpu_seconds": 1.0}
+
+
+def test_extrapolate_counts_memory_and_follows_the_laws():
+    rows = [cost_row("Gowalla 10%", 100, 1000, 100_000),
+            cost_row("Gowalla 100%", 1000, 2000, 1_000_000)]
+    costs = {"rows": rows, "batch_size": 16384}
+    ease = {"fit": {"time": {"slope": 3.0, "intercept": -9.0}}}
+    out = {row["dataset"]: row for row in scale.extrapolate(
+        costs, ease, sizes={"big": dict(users=10_000, items=4000, interactions=10_000_000)})}
+    big = out["big"]
+    assert big["item_item_gib"] == pytest.approx(4000 ** 2 * 4 / 2 ** 30)
+    assert big["training_state_gib"] == pytest.approx(4 * 14_000 * 64 * 4 / 2 ** 30)
+    assert big["adjacency_gib"] == pytest.approx((2e7 * 8 + 14_001 * 4) / 2 ** 30)
+    # a step costs 1e-6 s per interaction: 611 steps of 10 s
+    assert big["lightgcn_epoch_hours"] == pytest.approx(611 * 10 / 3600, rel=1e-6)
+    assert big["evaluation_hours"] == pytest.approx(1e-8 * 4e7 / 3600, rel=1e-6)
+    assert big["ease_fit_hours"] == pytest.approx(10 ** (-9 + 3 * math.log10(4000)) / 3600)
+    assert out["Gowalla"]["interactions"] == 1_000_000
+    slopes = scale.cost_slopes(rows)
+    assert slopes["eval_cpu_seconds"]["slope"] == pytest.approx(math.log10(20) / 1)
+
+
+def test_ease_in_place_matches_the_reference_implementation():
+    import scipy.sparse as sp
+
+    gen = torch.Generator().manual_seed(0)
+    dense = (torch.rand(40, 25, generator=gen) < 0.2).float()
+    reference = EASE(lam=10.0).fit(build_graph(tuple(dense.nonzero().T), 40, 25)).B
+    ours = scale.ease_item_matrix(sp.csr_matrix(dense.numpy()), 10.0)
+    np.testing.assert_allclose(ours, reference.numpy(), atol=1e-5)
+    assert np.all(np.diag(ours) == 0)
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["--split", "u1"], "--split is a MovieLens option"),
+    (["--threshold", "4"], "--threshold is a MovieLens option"),
+    (["--task", "rating"], "--task is a MovieLens option"),
+    (["--model", "itemknn"], "'itemknn' is not run on Gowalla"),
+    (["--seeds", "a"], "at least one integer seed"),
+])
+def test_bench_misuse_exits_2_with_one_line(argv, message, capsys):
+    assert bench.main(["--dataset", "gowalla", *argv]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0]
+
+
+def test_bench_missing_data_exits_1(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("GNNEDU_CACHE", str(tmp_path / "cache"))
+    monkeypatch.delenv("GNNEDU_DATA", raising=False)
+    import dataclasses
+
+    from gnnedu.data import gowalla as module
+
+    monkeypatch.setattr(module, "GOWALLA", dataclasses.replace(GOWALLA, urls=(
+        "http://127.0.0.1:9/none",)))
+    assert bench.main(["--dataset", "gowalla", "--no-progress"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("gnnedu bench: gowalla: not found") and "Traceback" not in err
+
+
+def test_bench_popularity_writes_results_and_the_top_50(gowalla, tmp_path, monkeypatch,
+                                                        capsys):
+    folder = datafind.data_folder(gowalla.source) if gowalla.source.is_zip else \
+        gowalla.source.location.parent
+    argv = ["--dataset", "gowalla", "--model", "popularity", "--seeds", "0", "--threads", "1",
+            "--out", str(tmp_path / "o"), "--save-topk", str(tmp_path / "top.csv"),
+            "--data", str(folder), "--no-progress"]
+    assert bench.main(argv) == 0
+    results = json.loads((tmp_path / "o.json").read_text())
+    assert results["protocol"]["dataset"].startswith("Gowalla")
+    row = results["runs"][0]
+    assert row["key"] == "popularity" and row["users"] == 29_858
+    committed = {r["key"]: r for r in scale.load("models")["runs"]}["popularity"]
+    assert row["recall@20"] == pytest.approx(committed["recall@20"], abs=1e-9)
+    with open(tmp_path / "top.csv") as f:
+        lines = list(csv.reader(f))
+    assert lines[0] == ["user_id", "rank", "item_id"] and len(lines) == 1 + 29_858 * 50
+    assert lines[1][:2] == ["0", "1"] and lines[-1][:2] == ["29857", "50"]
+    seen = set(gowalla.train.loc[gowalla.train["user"] == 0, "item"])
+    assert not seen & {int(item) for user, _, item in lines[1:51]}
+    assert "| Popularity |" in capsys.readouterr().out
+
+
+def test_lightgcn_run_resumes_from_its_checkpoint(gowalla, tmp_path):
+    small = gowalla.subsample(0.01)
+    recipe = dict(epochs=4, batch_size=512, lr=1e-2, lr_schedule="cosine", reg=1e-4,
+                  num_neg=1, neg_candidates=2)
+    out, ckpt = tmp_path / "run.json", tmp_path / "run.pt"
+    first = scale.run_lightgcn(small, recipe=dict(recipe, epochs=2), out=out, checkpoint=ckpt,
+                               curve_every=1, progress=False)
+    assert [p["epoch"] for p in first["curve"]] == [1, 2]
+    with pytest.raises(ValueError, match="other settings"):   # a different plan, same file
+        scale.run_lightgcn(small, recipe=recipe, out=out, checkpoint=ckpt, curve_every=1,
+                           progress=False)
+    whole = scale.run_lightgcn(small, recipe=recipe, out=tmp_path / "b.json",
+                               checkpoint=tmp_path / "b.pt", curve_every=1, progress=False)
+    again = scale.run_lightgcn(small, recipe=recipe, out=tmp_path / "b.json",
+                               checkpoint=tmp_path / "b.pt", curve_every=1, progress=False)
+    assert [p["epoch"] for p in again["curve"]] == [1, 2, 3, 4]    # nothing trained twice
+    assert again["recall@20"] == whole["recall@20"] and again["epochs"] == 4
+    assert 0 < whole["recall@20"] < 1 and json.loads((tmp_path / "b.json").read_text())[
+        "curve"][-1]["epoch"] == 4
+
+
+def test_top_k_lists_mask_training_items(gowalla):
+    small = gowalla.subsample(0.01)
+    graph = build_graph(small.train, small.num_users, small.num_items)
+    from gnnedu.models import Popularity
+
+    lists = scale.top_k_lists(Popularity().fit(graph), k=10, block=7)
+    assert lists.shape == (small.num_users, 10)
+    dense = torch.zeros(small.num_users, small.num_items, dtype=torch.bool)
+    dense[graph.users, graph.items] = True
+    assert not dense.gather(1, lists).any()
