@@ -76,7 +76,6 @@ def test_ease_in_place_matches_the_reference_implementation():
 @pytest.mark.parametrize("argv,message", [
     (["--split", "u1"], "--split is a MovieLens option"),
     (["--threshold", "4"], "--threshold is a MovieLens option"),
-    (["--task", "rating"], "--task is a MovieLens option"),
     (["--model", "itemknn"], "'itemknn' is not run on Gowalla"),
     (["--seeds", "a"], "at least one integer seed"),
 ])
