@@ -40,6 +40,8 @@ API summary
 from __future__ import annotations
 
 import argparse
+import contextlib
+import gc
 import hashlib
 import json
 import os
@@ -53,7 +55,31 @@ import torch
 from torch import nn
 
 __all__ = ["Shard", "BPRStep", "slice_bounds", "train", "launch", "main", "build_parser",
-           "parameter_checksum"]
+           "parameter_checksum", "process_group"]
+
+
+@contextlib.contextmanager
+def process_group(backend: str = "gloo", **init_kwargs):
+    """Initialise the default process group, and on the way out shut it down cleanly.
+
+    DDP keeps references in reference cycles, so it is freed by the garbage collector, possibly
+    after the group is gone or while the interpreter exits; gloo then aborts the process
+    ("terminate called without an active exception"). So: collect the garbage, wait for every
+    process (a barrier; skipped after an error, where the others may never arrive), and only
+    then destroy the group.
+    """
+    import torch.distributed as dist
+
+    dist.init_process_group(backend, **init_kwargs)
+    finished = False
+    try:
+        yield
+        finished = True
+    finally:
+        gc.collect()
+        if finished:
+            dist.barrier()
+        dist.destroy_process_group()
 
 
 def slice_bounds(batch: int, world_size: int, rank: int) -> tuple[int, int]:
@@ -254,22 +280,16 @@ def main(argv=None) -> int:
     if args.device.startswith("cuda") and not torch.cuda.is_available():
         print("error: --device cuda, but no GPU is visible to torch", file=sys.stderr)
         return 2
-    import torch.distributed as dist
-
     from gnnedu.data import DataError
 
-    started = False
-    if world_size > 1:
-        dist.init_process_group("nccl" if args.device.startswith("cuda") else "gloo")
-        started = True
+    backend = "nccl" if args.device.startswith("cuda") else "gloo"
+    group = process_group(backend) if world_size > 1 else contextlib.nullcontext()
     try:
-        result = train(args, rank, world_size)
+        with group:
+            result = train(args, rank, world_size)
     except DataError as err:
         print(f"gnnedu.distributed: {err}", file=sys.stderr)
         return 1
-    finally:
-        if started:
-            dist.destroy_process_group()
     if rank == 0:
         print(json.dumps({k: v for k, v in result.items()
                           if k not in ("epoch_seconds", "loss", "config")}))

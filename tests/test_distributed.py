@@ -5,11 +5,10 @@ import os
 import datafind
 import pytest
 import torch
-import torch.distributed as dist
 import torch.multiprocessing as mp
 
 from gnnedu import distributed
-from gnnedu.distributed import Shard, launch, slice_bounds
+from gnnedu.distributed import Shard, launch, process_group, slice_bounds
 from gnnedu.graph import build_graph
 from gnnedu.models import LightGCN, make_model
 from gnnedu.train import TrainConfig, train_bpr
@@ -53,16 +52,12 @@ def test_one_process_shard_changes_nothing(deterministic):
 
 def _worker(rank, world, init_file, out, settings):
     torch.set_num_threads(1)
-    dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank,
-                            world_size=world)
-    try:
+    with process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=world):
         model = LightGCN(dim=8, num_layers=2)
         history = train_bpr(model, small_graph(), config=config(**settings),
                             shard=Shard(rank, world))
         if rank == 0:
             torch.save({"embedding": model.embedding.detach(), "loss": history.loss}, out)
-    finally:
-        dist.destroy_process_group()
 
 
 @pytest.mark.parametrize("settings", SETTINGS, ids=["uneven-slices", "empty-slice-hard-negatives"])
