@@ -276,10 +276,12 @@ class BSPM(ItemFilter):
 class Hybrid(Recommender):
     """A training-free filter and a trained model, their scores standardised and added:
 
-        s_u = z(filter scores of u) + weight * z(model scores of u),
+        z(filter scores of u) + weight * z(model scores of u),
 
     where z(x) = (x - mean(x)) / std(x) over the user's row of item scores, so that the two
-    scales are comparable and ``weight`` alone sets the mix (``weight = 0`` is the filter).
+    scales are comparable and ``weight`` alone sets the mix. ``score`` returns that sum times
+    the filter row's std plus its mean, i.e. f + weight * std(f) * z(m): the same ranking, and
+    with ``weight = 0`` exactly the filter's scores (no rounding from standardising).
 
     Args:
         item_filter: an unfitted filter (default ``BSPM()``), fitted in ``fit``.
@@ -318,9 +320,10 @@ class Hybrid(Recommender):
     @torch.no_grad()
     def score(self, users=None):
         users = self._users(users)
-        out = self.standardize(self.item_filter.score(users))
+        out = self.item_filter.score(users)
         if self.model is not None and self.weight > 0:
-            out += self.weight * self.standardize(self.model.score(users))
+            spread = out.std(dim=1, keepdim=True)
+            out = out + self.weight * spread * self.standardize(self.model.score(users))
         return out
 
     def extra_repr(self):

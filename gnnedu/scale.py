@@ -140,9 +140,8 @@ def run_lightgcn(data, seed: int = 0, recipe: dict | None = None, validation: bo
     if validation:
         train, target = carve_validation(train.assign(rating=1, timestamp=0), 0.1, seed=0)
     graph = build_graph(train, data.num_users, data.num_items)
-    name = ("val-" if validation else "") + "-".join(f"{k}{v}" for k, v in sorted(recipe.items()))
     if checkpoint is None:
-        checkpoint = _checkpoint_dir() / f"lightgcn-s{seed}-{name}.pt"
+        checkpoint = _checkpoint_of(recipe, seed, validation)
     record = {"recipe": recipe, "seed": seed, "validation": validation, "threads": threads,
               "device": device, "curve": [], "environment": machine_info()}
     if out is not None and Path(out).exists():  # resuming: keep the curve measured so far
@@ -169,7 +168,7 @@ def run_lightgcn(data, seed: int = 0, recipe: dict | None = None, validation: bo
         cpu["mark"] = time.process_time()
 
     config = TrainConfig(**recipe, seed=seed, progress=progress, device=device,
-                         checkpoint=str(checkpoint), eval_every=curve_every)
+                         checkpoint=str(checkpoint), eval_every=CURVE_EVERY)  # saves
     torch.manual_seed(seed)
     model = LightGCN()
     with PeakMemory() as mem:
@@ -885,6 +884,83 @@ def tune_ease(data, lambdas=EASE_LAMBDAS, fraction: float = 0.1, log=print) -> d
         log(f"validation {trials[-1]}")
     return {"fraction": fraction, "items": sub.num_items, "trials": trials,
             "best": max(trials, key=lambda t: t[f"recall@{K}"])["lambda"]}
+
+
+# ---------------------------------------------------------------------------------------------
+# Ours: the tuned filter plus the trained LightGCN (gnnedu.filters.Hybrid)
+# ---------------------------------------------------------------------------------------------
+
+HYBRID_WEIGHTS = (0.0, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5)
+
+
+def lightgcn_from_checkpoint(path, graph):
+    """The LightGCN of a finished ``run_lightgcn`` (its last epoch), bound to ``graph``."""
+    from gnnedu.models import LightGCN
+
+    state = torch.load(path, weights_only=False)
+    model = LightGCN()
+    model.attach(graph)
+    model.load_state_dict(state["model"])
+    return model.eval()
+
+
+def _checkpoint_of(recipe: dict, seed: int = 0, validation: bool = False) -> Path:
+    name = ("val-" if validation else "") + "-".join(f"{k}{v}" for k, v in sorted(recipe.items()))
+    return _checkpoint_dir() / f"lightgcn-s{seed}-{name}.pt"
+
+
+def tune_hybrid(data, filter_settings: dict, checkpoint, weights=HYBRID_WEIGHTS,
+                users: int = TUNE_USERS, log=print) -> dict:
+    """The weight of LightGCN in ``Hybrid`` on the validation slice: BSPM with
+    ``filter_settings`` fitted on the fit part, the LightGCN of a validation run
+    (``checkpoint``: trained on the same fit part), ``users`` validation users."""
+    from gnnedu.filters import BSPM, Hybrid
+    from gnnedu.graph import build_graph
+    from gnnedu.metrics import evaluate
+
+    fit, val = validation_split(data)
+    graph = build_graph(fit, data.num_users, data.num_items)
+    chosen = _val_users(val, users)
+    item_filter = BSPM(**filter_settings).fit(graph)
+    lightgcn = lightgcn_from_checkpoint(checkpoint, graph)
+    trials = []
+    with lightgcn.frozen_scores():
+        for weight in weights:
+            model = Hybrid(item_filter, lightgcn, weight=weight).fit(graph)
+            scores = evaluate(model, graph, val, ks=(K,), users=chosen)
+            trials.append({"weight": weight, f"recall@{K}": scores[f"recall@{K}"],
+                           f"ndcg@{K}": scores[f"ndcg@{K}"]})
+            log(f"validation {trials[-1]}")
+    return {"users": len(chosen), "filter": filter_settings, "trials": trials,
+            "best": max(trials, key=lambda t: t[f"recall@{K}"])["weight"]}
+
+
+def run_hybrid(data, filter_settings: dict, weight: float, checkpoint, seed: int = 0,
+               topk_path=None) -> dict:
+    """Ours on the test file: BSPM with ``filter_settings`` fitted on all the training data plus
+    ``weight`` x the final LightGCN (``checkpoint`` of the ``lightgcn`` run); a bench row."""
+    from gnnedu import setup_notebook
+    from gnnedu.filters import BSPM, Hybrid
+    from gnnedu.graph import build_graph
+    from gnnedu.metrics import KS, METRIC_NAMES, evaluate
+
+    setup_notebook(seed=seed)
+    graph = build_graph(data.train, data.num_users, data.num_items)
+    lightgcn = lightgcn_from_checkpoint(checkpoint, graph)
+    with PeakMemory() as mem, Clock() as fit_clock:
+        model = Hybrid(BSPM(**filter_settings), lightgcn, weight=weight).fit(graph)
+    with Clock() as eval_clock, lightgcn.frozen_scores():
+        metrics = evaluate(model, graph, data.test, ks=KS)
+        if topk_path is not None:
+            save_topk(model, topk_path)
+    row = {"model": "BSPM + LightGCN", "key": "hybrid", "seed": seed}
+    row.update({f"{m}@{k}": metrics[f"{m}@{k}"] for k in KS for m in METRIC_NAMES})
+    row.update(users=metrics["users"], train_seconds=fit_clock.wall,
+               train_cpu_seconds=fit_clock.cpu, eval_seconds=eval_clock.wall,
+               total_cpu_seconds=fit_clock.cpu + eval_clock.cpu, peak_mem_mb=mem.mb,
+               weight=weight, filter=filter_settings,
+               note="fit = BSPM's SVD; add the LightGCN run's training time")
+    return row
 
 
 # ---------------------------------------------------------------------------------------------

@@ -146,12 +146,13 @@ def test_hybrid_adds_standardised_scores(graph):
     filt = GFCF(k=6).fit(graph)
     pop = Popularity().fit(graph)
     z = Hybrid.standardize
-    alone = Hybrid(GFCF(k=6), weight=0.0).fit(graph).score(users)
-    torch.testing.assert_close(alone, z(filt.score(users)))
-    torch.testing.assert_close(alone.mean(1), torch.zeros(3), atol=1e-5, rtol=0)
-    torch.testing.assert_close(alone.std(1), torch.ones(3))
+    alone = Hybrid(GFCF(k=6), pop, weight=0.0).fit(graph).score(users)
+    assert torch.equal(alone, filt.score(users))            # weight 0: the filter, exactly
     mixed = Hybrid(GFCF(k=6), pop, weight=0.7).fit(graph).score(users)
-    torch.testing.assert_close(mixed, z(filt.score(users)) + 0.7 * z(pop.score(users)))
+    f = filt.score(users)
+    standardised = z(f) + 0.7 * z(pop.score(users))          # the sum the docstring defines
+    torch.testing.assert_close(z(mixed), z(standardised), atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(z(f).std(1), torch.ones(3))
     constant = z(torch.ones(2, 5))
     assert torch.equal(constant, torch.zeros(2, 5))     # no division by zero
     with pytest.raises(ValueError, match="weight"):

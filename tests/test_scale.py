@@ -76,6 +76,7 @@ def test_ease_in_place_matches_the_reference_implementation():
 @pytest.mark.parametrize("argv,message", [
     (["--split", "u1"], "--split is a MovieLens option"),
     (["--threshold", "4"], "--threshold is a MovieLens option"),
+    (["--task", "rating"], "--task is a MovieLens option"),
     (["--model", "itemknn"], "'itemknn' is not run on Gowalla"),
     (["--seeds", "a"], "at least one integer seed"),
 ])
@@ -153,3 +154,24 @@ def test_top_k_lists_mask_training_items(gowalla):
     dense = torch.zeros(small.num_users, small.num_items, dtype=torch.bool)
     dense[graph.users, graph.items] = True
     assert not dense.gather(1, lists).any()
+
+
+def test_hybrid_reads_the_lightgcn_checkpoint(gowalla, tmp_path):
+    small = gowalla.subsample(0.01)
+    recipe = dict(epochs=2, batch_size=1024, lr=1e-2, lr_schedule="cosine", reg=1e-4,
+                  num_neg=1, neg_candidates=1)
+    run = scale.run_lightgcn(small, recipe=recipe, checkpoint=tmp_path / "c.pt", curve_every=2,
+                             progress=False)
+    graph = build_graph(small.train, small.num_users, small.num_items)
+    loaded = scale.lightgcn_from_checkpoint(tmp_path / "c.pt", graph)
+    assert torch.equal(loaded.embedding, run["model"].embedding)
+    settings = dict(k=16, beta=0.2, sharpen_time=2.5)
+    alone = scale.run_hybrid(small, settings, 0.0, tmp_path / "c.pt")
+    mixed = scale.run_hybrid(small, settings, 1.0, tmp_path / "c.pt")
+    assert alone["key"] == "hybrid" and alone["users"] == mixed["users"] > 0
+    from gnnedu.filters import BSPM
+    from gnnedu.metrics import evaluate
+
+    bspm = evaluate(BSPM(**settings).fit(graph), graph, small.test, ks=(20,))
+    assert alone["recall@20"] == pytest.approx(bspm["recall@20"])   # weight 0: the filter
+    assert mixed["recall@20"] != alone["recall@20"]

@@ -99,3 +99,11 @@ def test_choose_alpha_picks_the_best_validation_score():
 
     direct = evaluate(GFCF(k=5, alpha=0.5).fit(graph), graph, val, ks=(20,))["recall@20"]
     assert scores[0.5] == pytest.approx(direct)
+
+
+def test_answers_carry_the_numbers():
+    assert "0.333 at mu = -1" in nb11.question_1()
+    assert "0.31 at 0.5" in nb11.question_3()
+    budget = nb11.memory_budget(5_000_000, 1_000_000, 100_000_000)
+    assert f"{budget['item_item']:,.0f} GiB" in nb11.question_5()
+    assert all(len(getattr(nb11, f"question_{i}")()) > 100 for i in range(1, 6))

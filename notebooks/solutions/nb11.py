@@ -166,3 +166,64 @@ def choose_alpha(graph, val, alphas=(0.0, 0.1, 0.3, 0.5, 1.0), k: int = 256, use
         model = GFCF(k=k, alpha=alpha).fit_like(base)
         scores[alpha] = evaluate(model, graph, val, ks=(cutoff,), users=users)[metric]
     return max(scores, key=scores.get), scores
+
+
+# Check your understanding ----------------------------------------------------------------------
+
+def question_1() -> str:
+    """LightGCN with L = 2 and uniform weights."""
+    gains = {mu: float(layer_response(mu, [1 / 3] * 3)) for mu in (1.0, 0.0, -1.0)}
+    return (f"Gains (1 + mu + mu^2) / 3: {gains[1.0]:.3f} at mu = 1, {gains[0.0]:.3f} at mu = 0, "
+            f"{gains[-1.0]:.3f} at mu = -1. With an even depth the last term mu^L is positive at "
+            "mu = -1, so the alternating sum 1 - 1 + 1 ... does not cancel: the highest "
+            "frequency (a signal that flips sign across every edge of the bipartite graph) "
+            "passes at 1/3. Odd depths cut it to exactly 0.")
+
+
+def question_2() -> str:
+    """Why a four times larger batch is not four times faster."""
+    return ("Each step propagates the whole graph (three sparse products forward, three "
+            "backward) whatever the batch size, so a 4x batch makes an epoch about 4x cheaper in "
+            "steps but not in the work per step, and it also takes 4x fewer optimiser steps: "
+            "with the same learning rate the model learns less per epoch. The learning rate "
+            "and schedule must change with the batch, and accuracy per step is what matters.")
+
+
+def question_3() -> str:
+    """BSPM's sharpening step as a polynomial."""
+    from gnnedu.filters import frequency_response
+
+    lam = np.array([0.1, 0.5, 1.0])
+    sharpened = frequency_response("bspm", lam, beta=0.0) / lam
+    return ("The sharpening equation ds/dt = -s P~ is linear, so every Runge-Kutta stage is a "
+            "matrix polynomial applied to s: one RK4 step of length T multiplies s by "
+            "1 - T P~ + (T P~)^2/2 - (T P~)^3/6 + (T P~)^4/24, the degree-4 Taylor polynomial of "
+            "exp(-T P~). On an eigenvector it multiplies the blurred gain by that polynomial of "
+            f"T lambda: with T = 2.5 by {sharpened[0]:.2f} at lambda = 0.1, "
+            f"{sharpened[1]:.2f} at 0.5 and {sharpened[2]:.2f} at 1. The middle of the spectrum "
+            "loses most, the two ends less; times the blurred gain (about lambda), the top of "
+            "the spectrum ends far above the middle: a sharper low-pass than the linear filter.")
+
+
+def question_4() -> str:
+    """What data parallelism splits and what it repeats in full-graph LightGCN."""
+    return ("Split: the per-example work of each step (gathering the batch's embeddings, "
+            "scoring positives and negatives, the loss and its gradient into those rows). "
+            "Repeated: the propagation of the whole graph, forward and backward, which every "
+            "process does in full because every slice's embeddings depend on all of it; plus an "
+            "all-reduce of the dense gradient of the embedding table at every step. Since "
+            "propagation dominates a step on Gowalla, two processes do nearly twice the work "
+            "for the same steps: no speed-up on two cores.")
+
+
+def question_5() -> str:
+    """What breaks first at 100 M interactions."""
+    budget = memory_budget(5_000_000, 1_000_000, 100_000_000)
+    return (f"Memory first: a dense items x items matrix needs {budget['item_item']:,.0f} GiB "
+            f"and a dense score matrix {budget['all_scores']:,.0f} GiB, so EASE and one-shot "
+            f"evaluation are out; the embedding training state ({budget['embeddings']:.1f} GiB) "
+            f"and the CSR adjacency ({budget['adjacency']:.1f} GiB) still fit. Then time: a "
+            "full-graph LightGCN epoch grows with E^2/B and takes days. Large systems sample "
+            "neighbourhoods for each mini-batch (GraphSAGE, PinSage), partition the graph "
+            "across machines, shard the embedding table, and retrieve candidates with "
+            "approximate nearest-neighbour search instead of scoring every item.")
