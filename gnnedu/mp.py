@@ -14,6 +14,11 @@ step by step and in matrix form, three torch implementations) and
 ``notebooks/03_message_passing_explorer.ipynb`` (receptive fields, aggregators, self-loops,
 over-smoothing, and a user's one-hot signal on the user-item graph).
 
+Attention as aggregation (one graph-attention head, Velickovic et al. 2018): scores
+``e_ij = LeakyReLU(a^T [W h_i || W h_j])``, a softmax over ``N(i) + {i}``, the weighted sum;
+worked by hand in notebook 02 (section 10, checked against plain torch and PyG's ``GATConv``)
+and explored in notebook 03 (section 7).
+
 Graphs are dense numpy adjacency matrices ``adj`` (n x n, ``adj[i, j] != 0`` when ``j`` sends
 to ``i``); node features are the rows of ``h`` (n x d). Everything here is small-graph teaching
 code: ``O(n^2)`` memory, float64, no hidden state.
@@ -470,6 +475,211 @@ def run_rounds(layer, x: torch.Tensor, edge_index: torch.Tensor, rounds: int = 2
     for _ in range(rounds):
         hs.append(torch.relu(layer(hs[-1], edge_index)))
     return hs
+
+
+# ---------------------------------------------------------------------------------------------
+# Attention as aggregation: one graph-attention (GAT) head (notebooks 02 and 03)
+# ---------------------------------------------------------------------------------------------
+
+# Slope of LeakyReLU for negative scores: Velickovic et al. (2018), section 2.1, and the
+# default ``negative_slope`` of PyG's GATConv.
+LEAKY_SLOPE = 0.2
+# The small attention vector of notebook 02's worked example, a = (a_target, a_source): the
+# receiving node's score rewards component 0 of W h_i over component 1, the sender's rewards
+# component 1 over component 2.
+TRIANGLE_ATTENTION = (1.0, -1.0, 0.0, 0.0, 2.0, -2.0)
+
+
+def leaky_relu(x, slope: float = LEAKY_SLOPE) -> np.ndarray:
+    """``x`` where ``x >= 0``, ``slope * x`` elsewhere (element-wise)."""
+    x = np.asarray(x, dtype=float)
+    return np.where(x >= 0, x, slope * x)
+
+
+def split_attention(a, d: int) -> tuple[np.ndarray, np.ndarray]:
+    """Cut the attention vector ``a`` (``2d`` numbers) into ``(a_target, a_source)``.
+
+    ``a^T [W h_i || W h_j] = a_target . W h_i + a_source . W h_j``: the first half scores the
+    receiving node ``i``, the second half the sending node ``j``. PyG's ``GATConv`` stores them
+    as ``att_dst`` and ``att_src``.
+    """
+    a = np.asarray(a, dtype=float).ravel()
+    if a.size != 2 * d:
+        raise ValueError(f"the attention vector needs 2 * {d} = {2 * d} entries, got {a.size}")
+    return a[:d], a[d:]
+
+
+def attention_scores(h, adj, w, a, self_loops: bool = True, slope: float = LEAKY_SLOPE
+                     ) -> np.ndarray:
+    """The raw scores ``e_ij = LeakyReLU(a^T [W h_i || W h_j])`` for every message ``j -> i``.
+
+    Returns an ``(n, n)`` matrix with ``e[i, j]`` where ``j`` sends to ``i`` (``i`` itself too
+    with ``self_loops``) and ``nan`` elsewhere. ``W`` acts on column vectors (``z = h @ W.T``),
+    as in the article's section 4.3.
+    """
+    a_mat = check_adjacency(adj)
+    x = _check_features(h, a_mat.shape[0])
+    z = transform(x, w, "Wh")                              # Step 1: z_j = W h_j for every node
+    a_target, a_source = split_attention(a, z.shape[1])
+    raw = (z @ a_target)[:, None] + (z @ a_source)[None, :]  # Step 2: a^T [z_i || z_j]
+    scores = leaky_relu(raw, slope)                        # Step 3: LeakyReLU
+    edges = (with_self_loops(a_mat) if self_loops else a_mat) > 0
+    return np.where(edges, scores, np.nan)
+
+
+def softmax_rows(scores) -> np.ndarray:
+    """Softmax of each row over its finite entries (``nan`` / ``-inf`` mean "no edge", weight 0).
+
+    A row without any finite entry (an isolated node without a self-loop) is all zeros. The row
+    maximum is subtracted first, which changes nothing mathematically and avoids overflow.
+    """
+    e = np.asarray(scores, dtype=float)
+    finite = np.isfinite(e)
+    top = np.where(finite.any(axis=1), np.where(finite, e, -np.inf).max(axis=1), 0.0)
+    ex = np.where(finite, np.exp(np.where(finite, e, 0.0) - top[:, None]), 0.0)
+    total = ex.sum(axis=1, keepdims=True)
+    return ex / np.where(total > 0, total, 1.0)
+
+
+def attention_coefficients(h, adj, w, a, self_loops: bool = True, slope: float = LEAKY_SLOPE
+                           ) -> np.ndarray:
+    """``alpha[i, j] = softmax_j(e_ij)`` over ``i``'s neighbourhood (self included with
+    ``self_loops``): each row is a set of weights that sums to 1, zero off the edges.
+
+    With ``a = 0`` every score is 0 and ``alpha`` is ``propagation_matrix(adj, "mean",
+    self_loops)``: attention with a zero vector is the mean aggregator.
+    """
+    return softmax_rows(attention_scores(h, adj, w, a, self_loops, slope))
+
+
+def gat_layer(h, adj, w, a, b=None, self_loops: bool = True, slope: float = LEAKY_SLOPE,
+              activation: str = "none") -> np.ndarray:
+    """One attention head for all nodes: ``h_i' = act(sum_j alpha_ij W h_j + b)``.
+
+    Without an activation this is what PyG's ``GATConv`` (one head) returns when ``W``, ``a``
+    and ``b`` are copied into it (``lin.weight = W``, ``att_dst, att_src = split_attention(a)``).
+    """
+    alpha = attention_coefficients(h, adj, w, a, self_loops, slope)
+    z = alpha @ transform(_check_features(h, alpha.shape[0]), w, "Wh")
+    if b is not None:
+        z = add_bias(z, b)
+    return activate(z, activation)
+
+
+def gat_multihead(h, adj, ws, attention_vectors, b=None, combine: str = "mean",
+                  self_loops: bool = True, slope: float = LEAKY_SLOPE) -> np.ndarray:
+    """``K`` heads, head ``k`` with its own ``W_k`` and ``a_k``, outputs averaged (``"mean"``,
+    GAT's output layer) or concatenated (``"concat"``, its hidden layers); then ``+ b``."""
+    if combine not in ("mean", "concat"):
+        raise ValueError(f"combine must be 'mean' or 'concat', got {combine!r}")
+    if len(ws) != len(attention_vectors) or not len(ws):
+        raise ValueError("need one W and one attention vector per head (at least one head)")
+    outs = [gat_layer(h, adj, w, a, None, self_loops, slope) for w, a in
+            zip(ws, attention_vectors)]
+    z = np.mean(outs, axis=0) if combine == "mean" else np.concatenate(outs, axis=1)
+    return z if b is None else add_bias(z, b)
+
+
+def head_coefficients(h, adj, attention_vectors, w=None, self_loops: bool = True,
+                      slope: float = LEAKY_SLOPE) -> np.ndarray:
+    """The ``alpha`` matrices of several heads that share ``W`` (identity by default):
+    an array ``(heads, n, n)``. Their mean over heads is the propagation matrix of the
+    head-averaged layer, since ``mean_k alpha^k W H = (mean_k alpha^k) W H``."""
+    x = np.asarray(h, dtype=float)
+    w = np.eye(x.shape[1]) if w is None else w
+    return np.stack([attention_coefficients(x, adj, w, a, self_loops, slope)
+                     for a in attention_vectors])
+
+
+def attention_entropy(alpha) -> np.ndarray:
+    """Per row, the entropy of the weights divided by its largest possible value (``log`` of
+    the number of nonzero-able entries, the row's neighbourhood size): 1 for uniform weights
+    (the mean), towards 0 when one neighbour takes all. Rows with fewer than two neighbours
+    give 1."""
+    p = np.asarray(alpha, dtype=float)
+    size = (p > 0).sum(axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ent = -np.where(p > 0, p * np.log(p), 0.0).sum(axis=1)
+        out = np.where(size > 1, ent / np.log(np.maximum(size, 2)), 1.0)
+    return out
+
+
+def attention_arithmetic(h, adj, w, a, i: int, names=None, self_loops: bool = True,
+                         slope: float = LEAKY_SLOPE, decimals: int = 4) -> str:
+    """The attention of node ``i`` written out: ``z_j = W h_j``, each score, the softmax and the
+    weighted sum (before any bias or activation)."""
+    a_mat = check_adjacency(adj)
+    x = _check_features(h, a_mat.shape[0])
+    z = transform(x, w, "Wh")
+    a_target, a_source = split_attention(a, z.shape[1])
+    e = attention_scores(x, a_mat, w, a, self_loops, slope)
+    alpha = softmax_rows(e)
+    idx = neighbours(a_mat, i, self_loops)
+
+    def name(j):
+        return str(names[j]) if names is not None else str(j)
+
+    def f(v):
+        return _fmt(v, decimals)
+
+    lines = [f"Attention at node {name(i)}: N~({name(i)}) = {{{', '.join(name(j) for j in idx)}}}"]
+    for j in idx:
+        lines.append(f"  z_{name(j)} = W h_{name(j)} = {_vec(z[j], decimals)}")
+    lines.append(f"  a_target . z_{name(i)} = {f(z[i] @ a_target)}")
+    for j in idx:
+        raw = z[i] @ a_target + z[j] @ a_source
+        lines.append(f"  e_{name(i)}{name(j)} = LeakyReLU({f(z[i] @ a_target)} + "
+                     f"{f(z[j] @ a_source)}) = LeakyReLU({f(raw)}) = {f(e[i, j])}")
+    total = sum(np.exp(e[i, j]) for j in idx)
+    for j in idx:
+        lines.append(f"  alpha_{name(i)}{name(j)} = exp({f(e[i, j])}) / {f(total)} = "
+                     f"{f(alpha[i, j])}")
+    out = alpha[i] @ z
+    lines.append(f"  sum_j alpha_{name(i)}j z_j = {_vec(out, decimals)}")
+    return "\n".join(lines)
+
+
+def torch_gat_layer(x: torch.Tensor, edge_index: torch.Tensor, w: torch.Tensor, a: torch.Tensor,
+                    b: torch.Tensor | None = None, slope: float = LEAKY_SLOPE) -> torch.Tensor:
+    """One attention head in plain torch: self-loops added, then ``sum_j alpha_ij W h_j + b``.
+
+    ``edge_index[0]`` holds the sources ``j``, ``edge_index[1]`` the targets ``i`` (each
+    undirected edge in both directions, no self-loops: they are added here).
+    """
+    w, a = torch.as_tensor(w, dtype=x.dtype), torch.as_tensor(a, dtype=x.dtype)
+    n, d_out = x.size(0), w.size(0)
+    # Step 1: add a self-loop j = i to every node
+    loops = torch.arange(n)
+    src = torch.cat([edge_index[0], loops])
+    dst = torch.cat([edge_index[1], loops])
+    # Step 2: transform every node once, z_j = W h_j
+    z = x @ w.T
+    # Step 3: score every edge, e_ij = LeakyReLU(a_target . z_i + a_source . z_j)
+    e = torch.nn.functional.leaky_relu(z[dst] @ a[:d_out] + z[src] @ a[d_out:], slope)
+    # Step 4: softmax over the edges that arrive at the same node i
+    top = torch.full((n,), -torch.inf, dtype=x.dtype).scatter_reduce(0, dst, e, "amax")
+    ex = torch.exp(e - top[dst])
+    alpha = ex / torch.zeros(n, dtype=x.dtype).index_add_(0, dst, ex)[dst]
+    # Step 5: weighted sum of the transformed messages, then the bias
+    out = torch.zeros(n, d_out, dtype=x.dtype).index_add_(0, dst, alpha[:, None] * z[src])
+    return out if b is None else out + b
+
+
+def gatconv_with_weights(w, a, b=None, slope: float = LEAKY_SLOPE):
+    """PyG's ``GATConv`` (one head, float64) with ``W``, ``a`` and ``b`` copied in."""
+    from torch_geometric.nn import GATConv
+
+    w = torch.as_tensor(np.asarray(w, dtype=float))
+    d_out, d_in = w.shape
+    a_target, a_source = split_attention(a, d_out)
+    conv = GATConv(d_in, d_out, heads=1, negative_slope=slope, bias=b is not None).double()
+    with torch.no_grad():
+        conv.lin.weight.copy_(w)
+        conv.att_dst.copy_(torch.as_tensor(a_target).view(1, 1, -1))
+        conv.att_src.copy_(torch.as_tensor(a_source).view(1, 1, -1))
+        if b is not None:
+            conv.bias.copy_(torch.as_tensor(np.asarray(b, dtype=float)))
+    return conv
 
 
 # ---------------------------------------------------------------------------------------------

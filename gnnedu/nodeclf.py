@@ -8,6 +8,10 @@ models on the public Planetoid split (140 training labels, 500 validation, 1000 
 - :class:`MLP`: the same two layers without ``S``: it never sees the graph;
 - :class:`LinearClassifier` on :func:`sgc_features` ``S^K X``: Simplified Graph
   Convolution (SGC; Wu et al., ICML 2019), which moves all propagation into preprocessing.
+- :class:`GAT`: the two-layer graph attention network of Velickovic et al. (ICLR 2018), 8 heads
+  of 8 features, then one output head (PyG's ``GATConv``). Its ten seeds are precomputed by
+  ``python -m gnnedu.nodeclf`` into ``gnnedu/results/cora/gat.json`` (about three minutes on
+  one thread of a quiet machine) and read with :func:`load_gat_results`.
 
 API summary
 -----------
@@ -24,8 +28,11 @@ API summary
 - ``CORA_CLASSES``: the names of Cora's seven topics in the order of PyG's label indices
   (``CORA_CLASSES[data.y[i]]`` is the topic of paper ``i``); ``CORA_CLASS_SIZES``: how many
   papers each topic has.
+- ``precompute_gat(data, seeds, path)`` / ``load_gat_results(path=None)``: the GAT runs of
+  notebook 04 (test and validation accuracy, kept epoch, seconds per epoch) and the time per
+  epoch of every model; ``main()`` is the command line.
 - ``fit(name, data, seed=0, **options)`` -> ``(model, ClassifierHistory)``: builds a model of
-  ``CLASSIFIERS`` ("gcn", "mlp" or "sgc")
+  ``CLASSIFIERS`` ("gcn", "mlp", "sgc" or "gat")
   from a seed and trains it; ``accuracy(logits, y, mask)``. Pictures of the hidden layer use
   ``gnnedu.plot.pca_2d``.
 
@@ -37,13 +44,18 @@ the caller's random state alone. With ``torch.use_deterministic_algorithms(True)
 
 from __future__ import annotations
 
+import argparse
 import copy
+import json
+import sys
+import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch_geometric.nn import GCNConv
+from torch_geometric.nn import GATConv, GCNConv
 from torch_geometric.nn.conv.gcn_conv import gcn_norm
 
 # Kipf and Welling (2017), section 5.3: the settings used for Cora.
@@ -57,6 +69,18 @@ EPOCHS = 200
 SGC_K = 2
 SGC_LR = 0.2
 SGC_EPOCHS = 100
+# Velickovic et al. (2018), section 3.3, transductive setting (Cora): 8 heads of 8 features
+# (ELU, concatenated), one output head, dropout 0.6 on both layers' inputs and on the attention
+# coefficients, L2 5e-4, Adam with lr 0.005; they train until the validation loss and accuracy
+# stop improving for 100 epochs. Here a fixed budget of GAT_EPOCHS with the epoch of the best
+# validation accuracy kept (keep_best=True) stands in for that early stopping: over seeds 0-2
+# the best validation epoch fell between 74 and 308 of 500, so 500 leaves room.
+GAT_HEADS = 8
+GAT_HIDDEN = 8
+GAT_DROPOUT = 0.6
+GAT_LR = 0.005
+GAT_WEIGHT_DECAY = 5e-4
+GAT_EPOCHS = 500
 
 # Cora's topics in the order of PyG's label indices 0..6. The Planetoid files store labels as
 # one-hot columns without names; the LINQS release of Cora (Sen et al. 2008), which names them,
@@ -180,6 +204,34 @@ class MLP(nn.Module):
         ]
 
 
+class GAT(nn.Module):
+    """Two graph-attention layers (Velickovic et al. 2018): dropout, ``GATConv`` with ``heads``
+    heads of ``hidden`` features concatenated, ELU, dropout, ``GATConv`` with one head.
+
+    ``GATConv`` adds the self-loops itself and drops attention coefficients with probability
+    ``dropout`` while training, as the paper does. Weight decay applies to every parameter
+    (the paper's L2 regularisation covers the whole model).
+    """
+
+    def __init__(self, in_dim: int, num_classes: int, hidden: int = GAT_HIDDEN,
+                 heads: int = GAT_HEADS, dropout: float = GAT_DROPOUT):
+        super().__init__()
+        self.dropout = dropout
+        self.conv1 = GATConv(in_dim, hidden, heads=heads, dropout=dropout)
+        self.conv2 = GATConv(hidden * heads, num_classes, heads=1, dropout=dropout)
+
+    def hidden(self, x, edge_index):
+        x = feature_dropout(x, self.dropout, self.training)
+        return F.elu(self.conv1(x, edge_index))
+
+    def forward(self, x, edge_index):
+        h = F.dropout(self.hidden(x, edge_index), self.dropout, self.training)
+        return self.conv2(h, edge_index)
+
+    def param_groups(self, weight_decay: float):
+        return [{"params": self.parameters(), "weight_decay": weight_decay}]
+
+
 class LinearClassifier(nn.Module):
     """Multinomial logistic regression; on ``sgc_features(x, edge_index, K)`` it is SGC."""
 
@@ -279,19 +331,23 @@ def train_node_classifier(model: nn.Module, data, epochs: int = EPOCHS, lr: floa
     return history
 
 
-CLASSIFIERS = ("gcn", "mlp", "sgc")
+CLASSIFIERS = ("gcn", "mlp", "sgc", "gat")
 
 
-def fit(name: str, data, seed: int = 0, hidden: int = HIDDEN, dropout: float = DROPOUT,
-        k: int = SGC_K, **options):
-    """Build model ``name`` ("gcn", "mlp" or "sgc") from ``seed`` and train it on ``data``.
+def fit(name: str, data, seed: int = 0, hidden: int | None = None,
+        dropout: float | None = None, k: int = SGC_K, heads: int = GAT_HEADS, **options):
+    """Build model ``name`` (one of ``CLASSIFIERS``) from ``seed`` and train it on ``data``.
 
-    ``data.x`` is used as given (normalise it first with :func:`normalize_features`); "gcn" and
-    "mlp" train on :func:`sparse_features` of it (same numbers up to rounding, faster). "sgc"
-    trains a :class:`LinearClassifier` on ``sgc_features(data.x, data.edge_index, k)``
-    with SGC's learning rate and epochs unless ``options`` override them. ``data`` itself is
-    not changed. Returns ``(model, history)``; the model is in eval mode and expects
-    ``sparse_features(x)`` ("gcn", "mlp") or ``sgc_features(x, edge_index, k)`` ("sgc").
+    ``data.x`` is used as given (normalise it first with :func:`normalize_features`); "gcn",
+    "mlp" and "gat" train on :func:`sparse_features` of it (same numbers up to rounding,
+    faster). "sgc" trains a :class:`LinearClassifier` on ``sgc_features(data.x,
+    data.edge_index, k)`` with SGC's learning rate and epochs unless ``options`` override them.
+    "gat" is :class:`GAT` (``heads`` x ``hidden`` features) with the paper's learning rate,
+    weight decay and dropout, ``GAT_EPOCHS`` epochs and the best validation epoch kept, unless
+    ``options`` override them. ``hidden`` and ``dropout`` default to each model's own
+    (``HIDDEN``/``DROPOUT``, ``GAT_HIDDEN``/``GAT_DROPOUT``). ``data`` itself is not changed.
+    Returns ``(model, history)``; the model is in eval mode and expects ``sparse_features(x)``
+    ("gcn", "mlp", "gat") or ``sgc_features(x, edge_index, k)`` ("sgc").
     """
     if name not in CLASSIFIERS:
         raise ValueError(f"unknown model {name!r}; choose one of {CLASSIFIERS}")
@@ -301,12 +357,100 @@ def fit(name: str, data, seed: int = 0, hidden: int = HIDDEN, dropout: float = D
         torch.manual_seed(seed)
         if name == "sgc":
             data.x = sgc_features(data.x.to_dense() if data.x.is_sparse else data.x,
-                                        data.edge_index, k)
+                                  data.edge_index, k)
             options = {"lr": SGC_LR, "epochs": SGC_EPOCHS, **options}
             model = LinearClassifier(data.num_features, num_classes)
+        elif name == "gat":
+            data.x = sparse_features(data.x)
+            options = {"lr": GAT_LR, "weight_decay": GAT_WEIGHT_DECAY, "epochs": GAT_EPOCHS,
+                       "keep_best": True, **options}
+            model = GAT(data.num_features, num_classes,
+                        hidden=GAT_HIDDEN if hidden is None else hidden, heads=heads,
+                        dropout=GAT_DROPOUT if dropout is None else dropout)
         else:
             data.x = sparse_features(data.x)
             cls = GCN if name == "gcn" else MLP
-            model = cls(data.num_features, num_classes, hidden=hidden, dropout=dropout)
+            model = cls(data.num_features, num_classes,
+                        hidden=HIDDEN if hidden is None else hidden,
+                        dropout=DROPOUT if dropout is None else dropout)
         history = train_node_classifier(model, data, **options)
     return model, history
+
+
+# ---------------------------------------------------------------------------------------------
+# Precomputed GAT runs for notebook 04 (too slow to train ten times inside the notebook)
+# ---------------------------------------------------------------------------------------------
+
+CORA_RESULTS = Path(__file__).resolve().parent / "results" / "cora" / "gat.json"
+PRECOMPUTE_SEEDS = tuple(range(10))  # the seeds of notebook 04 (its SEEDS)
+# how each model is trained in notebook 04, for the time per epoch: fit(name, ...) options
+TIMED = {"gcn": {}, "mlp": {}, "sgc": {"weight_decay": 1e-5}, "gat": {}}
+
+
+def _epoch_seconds(name: str, data, seed: int = 0, **options) -> tuple[float, ClassifierHistory]:
+    start = time.perf_counter()
+    _, history = fit(name, data, seed=seed, **options)
+    return (time.perf_counter() - start) / len(history.epoch), history
+
+
+def precompute_gat(data, seeds=PRECOMPUTE_SEEDS, path=CORA_RESULTS) -> dict:
+    """Train the GAT of :func:`fit` on ``data`` (Cora, features normalised) for every seed and
+    time one run of each model of ``TIMED``; write and return the JSON ``path`` holds.
+
+    Per seed: ``test_acc`` (of the kept epoch), ``val_acc`` (its validation accuracy),
+    ``best_epoch`` and ``seconds_per_epoch`` (a training step plus the evaluation of every
+    epoch, one thread). Nothing is chosen on the test nodes.
+    """
+    from gnnedu.experiment import machine_info, save_json
+
+    runs = []
+    for seed in seeds:
+        seconds, history = _epoch_seconds("gat", data, seed)
+        runs.append({"model": "gat", "seed": int(seed), "test_acc": history.test_acc,
+                     "val_acc": max(history.val_acc), "best_epoch": history.best_val_epoch,
+                     "epochs": len(history.epoch), "seconds_per_epoch": seconds})
+        print(f"gat seed {seed}: test {history.test_acc:.3f}, best validation epoch "
+              f"{history.best_val_epoch}, {seconds * 1000:.1f} ms/epoch", flush=True)
+    epoch_seconds = {name: _epoch_seconds(name, data, 0, **options)[0]
+                     for name, options in TIMED.items()}
+    results = {
+        "command": "python -m gnnedu.nodeclf",
+        "settings": {"heads": GAT_HEADS, "hidden": GAT_HIDDEN, "dropout": GAT_DROPOUT,
+                     "lr": GAT_LR, "weight_decay": GAT_WEIGHT_DECAY, "epochs": GAT_EPOCHS,
+                     "keep_best": "validation accuracy"},
+        "machine": machine_info(),
+        "runs": runs,
+        "seconds_per_epoch": epoch_seconds,
+    }
+    save_json(results, path)
+    return results
+
+
+def load_gat_results(path=None) -> dict:
+    """Read the precomputed GAT runs (default: the committed ``results/cora/gat.json``)."""
+    with open(CORA_RESULTS if path is None else path) as f:
+        return json.load(f)
+
+
+def main(argv=None) -> int:
+    """``python -m gnnedu.nodeclf``: regenerate ``gnnedu/results/cora/gat.json`` (about three
+    minutes on one thread)."""
+    parser = argparse.ArgumentParser(prog="python -m gnnedu.nodeclf", description=main.__doc__)
+    parser.add_argument("--out", default=str(CORA_RESULTS), help="JSON file (%(default)s)")
+    parser.add_argument("--seeds", type=int, default=len(PRECOMPUTE_SEEDS),
+                        help="seeds 0..N-1 (%(default)s)")
+    parser.add_argument("--data", default=None, help="folder holding Cora/raw/")
+    args = parser.parse_args(argv)
+    from gnnedu.data import load_cora
+    from gnnedu.notebook import setup_notebook
+
+    setup_notebook(seed=0)  # one thread, deterministic algorithms, as in the notebook
+    data = load_cora(args.data, progress=False)[0]
+    data.x = normalize_features(data.x)
+    precompute_gat(data, range(args.seeds), Path(args.out))
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -234,3 +234,48 @@ def test_browser_harness_catches_failures(lab, page):
             bu.assert_controls_respond(page, path.name, 0, wait_ms=3_000)
     finally:
         bu.shutdown_kernel(page)
+
+
+def _wait_for_new_image(page, handle, before: str, what: str, timeout_ms: int = 15_000):
+    try:
+        page.wait_for_function(
+            f"([node, before]) => {{ const sig = ({bu.JS_OUTPUT_SIGNATURE})(node);"
+            " return sig !== '' && sig !== before; }",
+            arg=[handle, before], timeout=timeout_ms, polling=200)
+    except Exception as exc:
+        if "Timeout" not in type(exc).__name__:
+            raise
+        raise AssertionError(f"attention explorer: picture unchanged after {what}") from None
+
+
+def test_attention_explorer_in_browser(lab, page):
+    """Notebook 03's attention explorer renders, and its preset menu and heads slider redraw it."""
+    name = "03_message_passing_explorer.ipynb"
+    try:
+        cells = bu.open_and_run_all(page, lab, name, RUN_TIMEOUT_S)
+        bu.assert_widgets_rendered(page, name, cells)
+        index = next(c["index"] for c in cells if c["widget"]
+                     and bu.cell_output(page, c["index"]).locator(".gnnedu-attention").count())
+        box = bu.cell_output(page, index).locator(".gnnedu-attention")
+        assert box.locator("img").first.is_visible(), "attention explorer: no picture"
+        handle = bu.cell_output(page, index).element_handle()
+
+        menus = box.locator("select")  # graph, preset, node
+        assert menus.count() == 3
+        before = page.evaluate(bu.JS_OUTPUT_SIGNATURE, handle)
+        menus.nth(1).select_option(label="+ degree")
+        _wait_for_new_image(page, handle, before, "choosing the preset '+ degree'")
+
+        heads = box.locator(".noUi-handle, .ui-slider-handle").nth(1)  # |a|, then heads
+        before = page.evaluate(bu.JS_OUTPUT_SIGNATURE, handle)
+        heads.focus()
+        heads.press("ArrowRight")
+        _wait_for_new_image(page, handle, before, "one more head")
+    except BaseException:
+        bu.save_failure(page, "attention_explorer")
+        raise
+    finally:
+        try:
+            bu.shutdown_kernel(page)
+        except Exception:
+            pass

@@ -305,3 +305,128 @@ def test_propagate_one_hot_counts_walks():
     np.testing.assert_array_equal(sig[1, 5:], liked[1])  # the movies Ben liked
     np.testing.assert_array_equal(sig[3, 5:], (liked @ liked.T @ liked)[1])
     np.testing.assert_array_equal(sig[3, :5], 0)  # odd hops land on movies only
+
+
+# --- attention (GAT) ------------------------------------------------------------------------
+
+
+def test_attention_scores_on_the_triangle_by_hand(article):
+    a_adj, x, w, _ = article
+    # z_j = W h_j is column j of W: z1 = (.2, .4, .3), z2 = (.3, .1, .2), z3 = (.5, .5, .5);
+    # a_target . z = (-.2, .2, 0), a_source . z = (.2, -.2, 0); negatives are multiplied by 0.2
+    e = mp.attention_scores(x, a_adj, w, mp.TRIANGLE_ATTENTION)
+    np.testing.assert_allclose(e, [[0.0, -0.08, -0.04], [0.4, 0.0, 0.2], [0.2, -0.04, 0.0]],
+                               atol=1e-12)
+    alpha = mp.attention_coefficients(x, a_adj, w, mp.TRIANGLE_ATTENTION)
+    expected = np.exp(e) / np.exp(e).sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(alpha, expected, atol=1e-12)
+    np.testing.assert_allclose(alpha.sum(axis=1), 1.0)
+    assert alpha[1, 0] > alpha[1, 2] > alpha[1, 1]  # v2 listens most to v1
+
+
+def test_attention_without_self_loops_and_missing_edges():
+    h = np.arange(8.0).reshape(4, 2)
+    a = np.array([0.3, -0.1, 0.5, 0.2])
+    e = mp.attention_scores(h, PATH, np.eye(2), a, self_loops=False)
+    assert np.isnan(e[0, 0]) and np.isnan(e[0, 2]) and np.isfinite(e[0, 1])
+    alpha = mp.attention_coefficients(h, PATH, np.eye(2), a, self_loops=False)
+    assert alpha[0, 1] == 1.0 and alpha[3, 2] == 1.0  # a single neighbour gets weight 1
+    np.testing.assert_array_equal(alpha == 0, PATH == 0)
+    iso = mp.attention_coefficients(np.ones((5, 2)), STAR_PLUS_ISOLATED, np.eye(2), a,
+                                    self_loops=False)
+    np.testing.assert_array_equal(iso[4], 0.0)  # an isolated node hears nothing
+    with pytest.raises(ValueError, match="2 \\* 2"):
+        mp.attention_scores(h, PATH, np.eye(2), [1.0, 2.0])
+
+
+def test_softmax_rows_is_stable_for_large_scores():
+    e = np.array([[1000.0, 1000.0, np.nan], [np.nan, np.nan, np.nan], [-1e4, 0.0, np.nan]])
+    p = mp.softmax_rows(e)
+    np.testing.assert_allclose(p, [[0.5, 0.5, 0.0], [0.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_zero_attention_vector_is_the_mean_with_self_loops(seed):
+    rng = np.random.default_rng(seed)
+    adj = _random_graph(seed=seed)
+    h, w = rng.normal(size=(7, 3)), rng.normal(size=(2, 3))
+    alpha = mp.attention_coefficients(h, adj, w, np.zeros(4))
+    np.testing.assert_allclose(alpha, mp.propagation_matrix(adj, "mean", self_loops=True))
+    np.testing.assert_allclose(mp.gat_layer(h, adj, w, np.zeros(4)),
+                               mp.aggregate(h, adj, "mean", self_loops=True) @ w.T)
+
+
+def test_gat_layer_numpy_torch_and_gatconv_agree(article):
+    a_adj, x, w, b = article
+    h_np = mp.gat_layer(x, a_adj, w, mp.TRIANGLE_ATTENTION, b)
+    xt, ei = torch.tensor(x), toy.triangle_edge_index()
+    h_torch = mp.torch_gat_layer(xt, ei, torch.tensor(w), torch.tensor(mp.TRIANGLE_ATTENTION),
+                                 torch.tensor(b))
+    conv = mp.gatconv_with_weights(w, mp.TRIANGLE_ATTENTION, b)
+    with torch.no_grad():
+        h_pyg, (index, alpha_pyg) = conv(xt, ei, return_attention_weights=True)
+    np.testing.assert_allclose(h_torch.numpy(), h_np, atol=1e-12)
+    np.testing.assert_allclose(h_pyg.numpy(), h_np, atol=1e-12)
+    alpha = mp.attention_coefficients(x, a_adj, w, mp.TRIANGLE_ATTENTION)
+    src, dst = index.numpy()
+    np.testing.assert_allclose(alpha_pyg[:, 0].numpy(), alpha[dst, src], atol=1e-12)
+    # by hand for v1: sum_j alpha_1j z_j + b
+    np.testing.assert_allclose(h_np[0], alpha[0] @ (x @ w.T) + b)
+
+
+def test_gat_agrees_with_gatconv_on_a_random_graph():
+    rng = np.random.default_rng(5)
+    adj = _random_graph(n=9, p=0.4, seed=5)
+    h, w, a, b = (rng.normal(size=(9, 4)), rng.normal(size=(3, 4)), 2 * rng.normal(size=6),
+                  rng.normal(size=3))
+    src, dst = np.nonzero(adj.T)  # adj[i, j]: j sends to i
+    ei = torch.tensor(np.stack([src, dst]))
+    conv = mp.gatconv_with_weights(w, a, b)
+    with torch.no_grad():
+        out = conv(torch.tensor(h), ei).numpy()
+    np.testing.assert_allclose(out, mp.gat_layer(h, adj, w, a, b), atol=1e-10)
+    torch_out = mp.torch_gat_layer(torch.tensor(h), ei, torch.tensor(w), torch.tensor(a),
+                                   torch.tensor(b))
+    np.testing.assert_allclose(torch_out.numpy(), out, atol=1e-10)
+
+
+def test_multihead_mean_and_concat():
+    rng = np.random.default_rng(1)
+    adj = _random_graph(seed=1)
+    h = rng.normal(size=(7, 3))
+    ws = [rng.normal(size=(2, 3)) for _ in range(3)]
+    avs = [rng.normal(size=4) for _ in range(3)]
+    heads = [mp.gat_layer(h, adj, w, a) for w, a in zip(ws, avs)]
+    np.testing.assert_allclose(mp.gat_multihead(h, adj, ws, avs), np.mean(heads, axis=0))
+    cat = mp.gat_multihead(h, adj, ws, avs, combine="concat")
+    assert cat.shape == (7, 6)
+    np.testing.assert_allclose(cat[:, 2:4], heads[1])
+    with pytest.raises(ValueError):
+        mp.gat_multihead(h, adj, ws, avs, combine="max")
+    with pytest.raises(ValueError):
+        mp.gat_multihead(h, adj, ws, avs[:2])
+    # heads sharing W: averaging their outputs == propagating with the averaged alphas
+    w = ws[0]
+    avs4 = [rng.normal(size=4) for _ in range(4)]
+    alphas = mp.head_coefficients(h @ w.T, adj, avs4)  # W = identity on z = h W^T
+    assert alphas.shape == (4, 7, 7)
+    np.testing.assert_allclose(mp.gat_multihead(h, adj, [w] * 4, avs4),
+                               alphas.mean(axis=0) @ h @ w.T, atol=1e-12)
+
+
+def test_attention_entropy():
+    uniform = mp.propagation_matrix(_random_graph(), "mean", self_loops=True)
+    np.testing.assert_allclose(mp.attention_entropy(uniform), 1.0)
+    peaked = np.array([[0.98, 0.01, 0.01], [0.0, 1.0, 0.0], [0.5, 0.5, 0.0]])
+    ent = mp.attention_entropy(peaked)
+    assert ent[0] < 0.15 and ent[1] == 1.0 and ent[2] == pytest.approx(1.0)
+
+
+def test_attention_arithmetic_lists_scores_and_weights(article):
+    a_adj, x, w, _ = article
+    text = mp.attention_arithmetic(x, a_adj, w, mp.TRIANGLE_ATTENTION, 1, ["v1", "v2", "v3"])
+    assert "N~(v2) = {v1, v2, v3}" in text
+    assert "e_v2v1 = LeakyReLU(0.2 + 0.2) = LeakyReLU(0.4) = 0.4" in text
+    alpha = mp.attention_coefficients(x, a_adj, w, mp.TRIANGLE_ATTENTION)
+    assert f"alpha_v2v1 = exp(0.4) / {np.exp([0.4, 0.0, 0.2]).sum():.4f}" in text
+    assert f"= {alpha[1, 0]:.4f}" in text

@@ -133,3 +133,31 @@ def test_check_your_understanding_answers():
     assert 2.4 < growth["with b"] < 2.7 and growth["mean entry with b"] == pytest.approx(2.52,
                                                                                        abs=0.01)
     assert growth["b = 0"] <= 1.0
+
+
+def test_attention_coefficient_by_hand():
+    got = sol.attention_coefficient_by_hand()
+    assert got["e_31"] == pytest.approx(0.2) and got["e_33"] == pytest.approx(0.0, abs=1e-12)
+    assert got["e_32"] == pytest.approx(-0.04)  # LeakyReLU(-0.2) = 0.2 * -0.2
+    alpha = mp.attention_coefficients(toy.triangle_features(), toy.triangle_adjacency(), W,
+                                      mp.TRIANGLE_ATTENTION)
+    assert got["alpha_31"] == pytest.approx(alpha[2, 0])
+    assert got["alpha_31"] == pytest.approx(np.exp(0.2) / (np.exp(0.2) + np.exp(-0.04) + 1))
+
+
+@pytest.mark.parametrize("adj", [toy.triangle_adjacency(), sol.path_adjacency(),
+                                 mp.adjacency_from_edges([(0, 1), (0, 2), (0, 3)], 5)])
+def test_zero_attention_is_the_mean_with_self_loops(adj):  # triangle, path, star + isolated
+    rng = np.random.default_rng(len(adj))
+    h, w = rng.normal(size=(len(adj), 3)), rng.normal(size=(2, 3))
+    mine = sol.zero_attention_round(adj, h, w)
+    np.testing.assert_allclose(mine, mp.gat_layer(h, adj, w, np.zeros(4)), atol=1e-12)
+    np.testing.assert_allclose(mine, mp.gcn_layer(h, adj, w, np.zeros(2), "mean",
+                                                  self_loops=True, activation="none"))
+
+
+def test_gcn_rows_do_not_sum_to_one_on_the_path():
+    sums = sol.gcn_row_sums_on_the_path()
+    np.testing.assert_allclose(sums, [0.5 + 1 / np.sqrt(6), 2 / np.sqrt(6) + 1 / 3,
+                                      0.5 + 1 / np.sqrt(6)])
+    assert not np.allclose(sums, 1.0)

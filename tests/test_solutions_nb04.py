@@ -237,3 +237,20 @@ def test_understanding_answer_5_self_loops_change_nothing(cora):
     conv = GCNConv(cora.num_features, 4)
     looped, _ = add_self_loops(cora.edge_index, num_nodes=cora.num_nodes)
     assert torch.equal(conv(cora.x, cora.edge_index), conv(cora.x, looped))
+
+
+def test_parameter_counts_match_the_models():
+    from gnnedu.nodeclf import GAT, GCN
+
+    def count(model):
+        return sum(p.numel() for p in model.parameters())
+
+    assert nb04.gcn_parameter_count() == count(GCN(1433, 7)) == 23063
+    gat = nb04.gat_parameter_count()
+    assert gat["total"] == count(GAT(1433, 7)) == 92373
+    assert gat["attention"] == sum(p.numel() for n, p in GAT(1433, 7).named_parameters()
+                                   if "att_" in n) == 142
+    assert gat["weights"] / gat["total"] > 0.99
+    # other sizes too: the formulas are not tuned to Cora
+    assert nb04.gat_parameter_count(20, 4, 3, 5)["total"] == count(GAT(20, 5, hidden=4, heads=3))
+    assert nb04.gcn_parameter_count(20, 6, 5) == count(GCN(20, 5, hidden=6))

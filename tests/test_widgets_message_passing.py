@@ -229,3 +229,86 @@ def test_aggregator_state_is_pure():
     np.testing.assert_array_equal(s1["layers"][3], np.ones((3, 3)))
     np.testing.assert_array_equal(s1["spread"], s2["spread"])
     assert s1["spread"][-1] == 0.0
+
+
+def _karate_attention_case(karate):
+    adj = gw.graph_adjacency(karate)
+    leaders = np.zeros((34, 2))
+    leaders[0, 0] = leaders[33, 1] = 1.0
+    near = mp.propagate_features(leaders, adj, "mean", 2)[-1]
+    feats = np.column_stack([near / near.max(axis=0), adj.sum(1) / adj.sum(1).max()])
+    return gw.GraphCase(karate, feats, ["near 0", "near 33", "degree"])
+
+
+def test_attention_presets_and_head_vectors():
+    presets = gw.attention_presets(["x", "y"])
+    assert list(presets) == [gw.UNIFORM_PRESET, "+ x", "- x", "+ y", "- y"]
+    np.testing.assert_array_equal(presets["- y"], [0.0, -1.0])
+    vecs = gw.head_vectors(presets["+ x"], 3.0, 4)
+    assert len(vecs) == 4
+    np.testing.assert_array_equal(vecs[0], [0.0, 0.0, 3.0, 0.0])  # head 1: senders only
+    assert not np.allclose(vecs[1], vecs[0]) and not np.allclose(vecs[1], vecs[2])
+    np.testing.assert_array_equal(gw.head_vectors(presets["+ x"], 3.0, 4)[3], vecs[3])  # seeded
+    with pytest.raises(ValueError):
+        gw.head_vectors(presets["+ x"], 1.0, 0)
+
+
+def test_attention_state_uniform_preset_is_the_mean(karate):
+    case = _karate_attention_case(karate)
+    adj = gw.graph_adjacency(karate)
+    zero = gw.attention_presets(case.feature_names)[gw.UNIFORM_PRESET]
+    state = gw.attention_state(adj, case.features, zero, 5.0, 1, 0)
+    np.testing.assert_allclose(state["alpha"], mp.propagation_matrix(adj, "mean", True))
+    np.testing.assert_allclose(state["ratio"][adj + np.eye(34) > 0], 1.0)
+    assert state["entropy_mean"] == pytest.approx(1.0)
+    assert state["sources"] == [0] + [int(j) for j in np.flatnonzero(adj[0])]
+    np.testing.assert_allclose(state["weights"], 1 / 17)
+
+
+def test_attention_state_follows_the_preset_and_averaging_heads_flattens(karate):
+    case = _karate_attention_case(karate)
+    adj = gw.graph_adjacency(karate)
+    presets = gw.attention_presets(case.feature_names)
+    hubs = gw.attention_state(adj, case.features, presets["+ degree"], 6.0, 1, 0)
+    src = hubs["sources"]
+    deg = adj.sum(1)[src]
+    # with "+ degree" node 0's weights rank its senders by degree (self-loop included)
+    assert list(np.argsort(hubs["weights"], kind="stable")) == list(
+        np.argsort(case.features[src, 2], kind="stable"))
+    assert hubs["weights"][np.argmax(deg)] > 1 / len(src) > hubs["weights"][np.argmin(deg)]
+    assert hubs["entropy_mean"] < 0.9
+    many = gw.attention_state(adj, case.features, presets["+ degree"], 6.0, 8, 0)
+    assert many["alphas"].shape == (8, 34, 34)
+    np.testing.assert_allclose(many["alpha"], many["alphas"].mean(axis=0))
+    np.testing.assert_allclose(many["alphas"][0], hubs["alpha"])  # head 1 is the preset
+    assert many["entropy_mean"] > many["entropy_heads"]  # the average is flatter than a head
+    with pytest.raises(ValueError):
+        gw.attention_state(adj, case.features, presets["+ degree"], 1.0, 1, 34)
+
+
+def test_attention_explorer(karate):
+    case = _karate_attention_case(karate)
+    toy_case = gw.GraphCase(toy.triangle_graph(), toy.triangle_features(), ["a", "b", "c"])
+    ex = gw.AttentionExplorer({"karate": case, "triangle": toy_case},
+                              {"karate": plot.spring_positions(karate), "triangle": TRI_POS})
+    assert {"gnnedu-widget", "gnnedu-attention"} <= set(ex.widget._dom_classes)
+    assert ex.preset_dropdown.value == "+ near 0"
+    assert ex.figure is not None and ex.image.value
+    first, redraws = ex.state["alpha"].copy(), ex.redraws
+    ex.scale_slider.value = 0.0
+    assert ex.redraws == redraws + 1
+    np.testing.assert_allclose(ex.state["alpha"], mp.propagation_matrix(
+        gw.graph_adjacency(karate), "mean", True))
+    assert not np.allclose(first, ex.state["alpha"])
+    ex.scale_slider.value = 4.0
+    ex.heads_slider.value = 3
+    assert ex.state["alphas"].shape[0] == 3 and "3 head(s)" in _title(ex.figure)
+    ex.node_dropdown.value = 33
+    assert ex.state["node"] == 33 and len(ex.state["sources"]) == 18
+    redraws = ex.redraws
+    ex.graph_dropdown.value = "triangle"  # one redraw, with the triangle's presets and nodes
+    assert ex.redraws == redraws + 1
+    assert ex.state["graph"] == "triangle" and ex.state["node"] == 0
+    assert ex.preset_dropdown.value == "+ a" and ex.state["alpha"].shape == (3, 3)
+    with pytest.raises(ValueError):
+        gw.AttentionExplorer({})

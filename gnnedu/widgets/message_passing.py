@@ -17,8 +17,8 @@ stays hidden until the learner has typed a prediction and pressed "reveal"
 hidden view).
 
 Every box carries the CSS class ``gnnedu-widget`` plus one class naming the explorer
-(``gnnedu-stepper``, ``gnnedu-receptive-field``, ``gnnedu-aggregator``), so a browser test can
-find it.
+(``gnnedu-stepper``, ``gnnedu-receptive-field``, ``gnnedu-aggregator``, ``gnnedu-attention``),
+so a browser test can find it.
 """
 
 from __future__ import annotations
@@ -482,3 +482,195 @@ class AggregatorExplorer(_ImageExplorer):
                                       self.self_loops_checkbox.value, self.depth_slider.value)
         self.state["graph"] = name
         self._show(draw_aggregator(case, self.state, title_prefix=f"{name}: "))
+
+
+# ---------------------------------------------------------------------------------------------
+# Notebook 03: attention as aggregation (one or several GAT heads)
+# ---------------------------------------------------------------------------------------------
+
+UNIFORM_PRESET = "a = 0 (the mean with self-loops)"
+HEAD_NOISE = 1.0   # heads 2..K: the preset plus Gaussian noise of this size (times the scale)
+HEAD_SEED = 0      # the noise of the extra heads is drawn from this seed: same picture every run
+
+
+def attention_presets(feature_names: Sequence[str]) -> dict[str, np.ndarray]:
+    """Preset directions for the sender half of the attention vector, one per feature and sign:
+    ``"+ name"`` favours senders with a large value of that feature, ``"- name"`` a small one,
+    and :data:`UNIFORM_PRESET` (all zeros) is the mean. Values have unit length."""
+    d = len(feature_names)
+    presets = {UNIFORM_PRESET: np.zeros(d)}
+    for f, name in enumerate(feature_names):
+        for sign in (1.0, -1.0):
+            direction = np.zeros(d)
+            direction[f] = sign
+            presets[f"{'+' if sign > 0 else '-'} {name}"] = direction
+    return presets
+
+
+def head_vectors(direction, scale: float, heads: int, noise: float = HEAD_NOISE,
+                 seed: int = HEAD_SEED) -> list[np.ndarray]:
+    """The attention vectors ``a = (a_target || a_source)`` of ``heads`` heads.
+
+    Head 1 is ``scale * (0 || direction)``: it scores the senders only. Heads 2..K add
+    ``scale * noise`` times standard Gaussian numbers to all ``2d`` entries (drawn from
+    ``seed``), standing in for heads that learned different vectors.
+    """
+    if heads < 1:
+        raise ValueError(f"heads must be >= 1, got {heads}")
+    direction = np.asarray(direction, dtype=float)
+    base = scale * np.concatenate([np.zeros_like(direction), direction])
+    rng = np.random.default_rng(seed)
+    extra = rng.normal(size=(heads - 1, base.size))
+    return [base] + [base + scale * noise * e for e in extra]
+
+
+def attention_state(adj, h, direction, scale: float, heads: int, node: int,
+                    noise: float = HEAD_NOISE, seed: int = HEAD_SEED) -> dict:
+    """What the attention explorer shows.
+
+    ``h`` are the node features (``W`` is the identity, so ``z = h``). Returns ``vectors`` (one
+    attention vector per head, :func:`head_vectors`), ``alphas`` (``heads x n x n``, from
+    :func:`gnnedu.mp.head_coefficients`), ``alpha`` (their mean: averaging the heads' outputs
+    propagates with it), ``ratio`` (``alpha`` times the neighbourhood size ``|N(i)| + 1``: 1
+    where a message weighs what the mean gives it), the chosen ``node``, its ``sources``
+    (neighbours and itself), ``head_weights`` (``heads x sources``) and ``weights`` (the
+    average) for that node, and ``entropy_heads`` / ``entropy_mean``: the mean normalised
+    entropy (:func:`gnnedu.mp.attention_entropy`) of single heads and of the average, 1 for
+    the mean aggregator.
+    """
+    a = mp.check_adjacency(adj)
+    n = a.shape[0]
+    if not 0 <= node < n:
+        raise ValueError(f"node must be in 0..{n - 1}, got {node}")
+    vectors = head_vectors(direction, scale, heads, noise, seed)
+    alphas = mp.head_coefficients(h, a, vectors)
+    alpha = alphas.mean(axis=0)
+    size = mp.degrees(a, self_loops=True)
+    sources = mp.neighbours(a, node, self_loops=True)
+    return {
+        "scale": float(scale),
+        "heads": int(heads),
+        "vectors": vectors,
+        "alphas": alphas,
+        "alpha": alpha,
+        "ratio": alpha * size[:, None],
+        "node": int(node),
+        "sources": [int(j) for j in sources],
+        "head_weights": alphas[:, node, sources],
+        "weights": alpha[node, sources],
+        "entropy_heads": float(np.mean([mp.attention_entropy(x).mean() for x in alphas])),
+        "entropy_mean": float(mp.attention_entropy(alpha).mean()),
+    }
+
+
+def edge_attention_widths(graph: nx.Graph, ratio, base: float = 1.5, top: float = 8.0
+                          ) -> list[float]:
+    """Line widths in ``graph.edges`` order: ``base`` times the mean of the two directions'
+    ``ratio`` (``alpha`` relative to the mean aggregator), clipped to ``[0.2, top]``."""
+    r = np.asarray(ratio, dtype=float)
+    return [float(np.clip(base * (r[u, v] + r[v, u]) / 2, 0.2, top)) for u, v in graph.edges]
+
+
+def draw_attention(case: GraphCase, pos: Mapping, state: dict, title_prefix: str = "",
+                   preset: str = "") -> Figure:
+    """Left: the graph, each edge as wide as its averaged attention relative to the mean (both
+    directions averaged). Right: the weights of the messages into the chosen node, per head
+    (grey) and averaged over heads (coloured), with the mean aggregator's weight dashed."""
+    g = case.graph
+    node = state["node"]
+    labels = {n: str(g.nodes[n].get("label", n)) for n in g.nodes}
+    fig, (ax_g, ax_b) = plot.new_figure(1, 2, figsize=(11.0, 4.6))
+    big = g.number_of_nodes() > 20
+    plot.draw_graph(g, pos, ax=ax_g, labels=labels, highlight=[node],
+                    edge_width=edge_attention_widths(g, state["ratio"]),
+                    node_color=[plot.ITEM_COLOR if n == node else plot.USER_COLOR
+                                for n in g.nodes],
+                    node_size=260 if big else 600, font_size=7 if big else 9,
+                    title=(f"{title_prefix}{preset}, |a| = {state['scale']:g}, "
+                           f"{state['heads']} head(s)\nedge width: attention / mean weight"))
+    ax_g.title.set_fontsize(10)
+    src = state["sources"]
+    xs = np.arange(len(src))
+    k = state["heads"]
+    if k > 1:
+        for hw in state["head_weights"]:
+            ax_b.plot(xs, hw, "o", color="#999999", markersize=4, alpha=0.7)
+        ax_b.plot([], [], "o", color="#999999", markersize=4, label="one head")
+    ax_b.bar(xs, state["weights"], color=plot.HIGHLIGHT_COLOR, alpha=0.85,
+             label="average of the heads" if k > 1 else "attention")
+    ax_b.axhline(1.0 / len(src), color="black", linestyle="--", linewidth=1,
+                 label="mean: 1 / (|N(i)| + 1)")
+    ax_b.set_xticks(xs, [labels[j] for j in src], rotation=90 if len(src) > 8 else 0,
+                    fontsize=7 if len(src) > 8 else 9)
+    ax_b.set(ylim=(0, 1), xlabel=f"sender j (into {labels[node]}, self included)",
+             ylabel="alpha_ij",
+             title=(f"messages into {labels[node]}\nentropy / max: heads "
+                    f"{state['entropy_heads']:.2f}, average {state['entropy_mean']:.2f}"))
+    ax_b.title.set_fontsize(10)
+    ax_b.legend(fontsize=8, loc="upper right")
+    return fig
+
+
+class AttentionExplorer(_ImageExplorer):
+    """Attention weights of one or several GAT heads on a graph with features (notebook 03).
+
+    Controls: ``graph_dropdown`` (Dropdown "graph"), ``preset_dropdown`` (Dropdown "a": a
+    direction from :func:`attention_presets` for the chosen graph's features),
+    ``scale_slider`` (FloatSlider "|a|"), ``heads_slider`` (IntSlider "heads"),
+    ``node_dropdown`` (Dropdown "node"). ``W`` is the identity: the features themselves are
+    scored.
+    """
+
+    css_class = "gnnedu-attention"
+
+    def __init__(self, cases: Mapping[str, GraphCase], positions: Mapping[str, Mapping] | None
+                 = None, *, scale: float = 4.0, max_scale: float = 10.0, heads: int = 1,
+                 max_heads: int = 8, preset: str | None = None, node: int = 0):
+        if not cases:
+            raise ValueError("need at least one graph case")
+        self.cases = dict(cases)
+        self.adjs = {name: graph_adjacency(c.graph) for name, c in self.cases.items()}
+        self.positions = {name: (positions or {}).get(name) or plot.spring_positions(c.graph)
+                          for name, c in self.cases.items()}
+        first = next(iter(self.cases))
+        presets = attention_presets(self.cases[first].feature_names)
+        self.graph_dropdown = widgets.Dropdown(options=list(self.cases), value=first,
+                                               description="graph")
+        self.preset_dropdown = widgets.Dropdown(
+            options=list(presets), value=preset if preset is not None else list(presets)[1],
+            description="a")
+        self.scale_slider = widgets.FloatSlider(value=scale, min=0.0, max=max_scale, step=0.5,
+                                                description="|a|", continuous_update=False)
+        self.heads_slider = widgets.IntSlider(value=heads, min=1, max=max_heads,
+                                              description="heads", continuous_update=False)
+        self.node_dropdown = widgets.Dropdown(options=self._node_options(first), value=node,
+                                              description="node")
+        self.graph_dropdown.observe(self._on_graph, names="value")
+        self._init_view([self.graph_dropdown, self.preset_dropdown, self.scale_slider,
+                         self.heads_slider, self.node_dropdown])
+        self.update()
+
+    def _node_options(self, name):
+        g = self.cases[name].graph
+        return [(f"{n}: {g.nodes[n]['label']}" if "label" in g.nodes[n] else str(n), n)
+                for n in sorted(g.nodes)]
+
+    def _on_graph(self, change):
+        presets = list(attention_presets(self.cases[change["new"]].feature_names))
+        with self._hold():
+            self.preset_dropdown.options = presets
+            self.preset_dropdown.value = presets[1]
+            self.node_dropdown.options = self._node_options(change["new"])
+            self.node_dropdown.value = 0
+
+    def update(self):
+        name = self.graph_dropdown.value
+        case = self.cases[name]
+        preset = self.preset_dropdown.value
+        direction = attention_presets(case.feature_names)[preset]
+        self.state = attention_state(self.adjs[name], case.features, direction,
+                                     self.scale_slider.value, self.heads_slider.value,
+                                     self.node_dropdown.value)
+        self.state.update(graph=name, preset=preset)
+        self._show(draw_attention(case, self.positions[name], self.state,
+                                  title_prefix=f"{name}: ", preset=preset))

@@ -107,6 +107,51 @@ def gcn_matrix(adj) -> np.ndarray:
     return inv_sqrt[:, None] * a_tilde * inv_sqrt[None, :]     # Step 3: both sides
 
 
+def attention_coefficient_by_hand() -> dict[str, float]:
+    """Exercise 4: ``alpha_{v3 v1}`` with ``a = mp.TRIANGLE_ATTENTION``, on paper.
+
+    ``z_j = W h_j`` is column ``j`` of ``W``: ``z1 = (0.2, 0.4, 0.3)``, ``z2 = (0.3, 0.1, 0.2)``,
+    ``z3 = (0.5, 0.5, 0.5)``. The receiver's part is ``a_target . z3 = 0.5 - 0.5 + 0 = 0``; the
+    senders' parts ``a_source . z_j = 2 z_j1 - 2 z_j2`` are ``0.2`` (v1), ``-0.2`` (v2) and
+    ``0`` (v3). LeakyReLU keeps 0.2 and 0, and turns -0.2 into -0.04, so ``e_31 = 0.2``,
+    ``e_32 = -0.04``, ``e_33 = 0``, and ``alpha_31 = e^0.2 / (e^0.2 + e^-0.04 + e^0) =
+    1.2214 / 3.1822 = 0.3838``. Returns the three scores and ``alpha_31``.
+    """
+    w, _ = toy.article_weights()
+    a_target, a_source = mp.TRIANGLE_ATTENTION[:3], mp.TRIANGLE_ATTENTION[3:]
+    z = [w[:, j] for j in range(3)]                      # W times a one-hot vector
+    to_v3 = sum(a * c for a, c in zip(a_target, z[2]))   # a_target . z3
+    scores = {}
+    for j in range(3):
+        raw = to_v3 + sum(a * c for a, c in zip(a_source, z[j]))
+        scores[f"e_3{j + 1}"] = raw if raw >= 0 else mp.LEAKY_SLOPE * raw
+    total = sum(math.exp(e) for e in scores.values())
+    return {**scores, "alpha_31": math.exp(scores["e_31"]) / total}
+
+
+def zero_attention_round(adj, h, w) -> np.ndarray:
+    """Exercise 5: one GAT head with ``a = 0`` (no bias), by hand.
+
+    Every score is ``LeakyReLU(0) = 0``, so every ``exp(e_ij) = 1`` and the softmax gives each
+    of the ``|N(i)| + 1`` messages (self included) the weight ``1 / (|N(i)| + 1)``: the mean
+    over ``N(i) | {i}``, followed by ``W``. Written as that mean, with a loop.
+    """
+    h = np.asarray(h, dtype=float)
+    out = np.zeros((len(h), np.asarray(w).shape[0]))
+    for i in range(len(h)):
+        senders = _neighbours(adj, i) + [i]
+        out[i] = np.asarray(w) @ (sum(h[j] for j in senders) / len(senders))
+    return out
+
+
+def gcn_row_sums_on_the_path() -> np.ndarray:
+    """Exercise 5, last question: attention weights are a softmax, so each row sums to 1 for
+    every ``a``. ``GCNConv``'s ``S`` on the path has row sums ``1/2 + 1/sqrt(6) = 0.9082`` (ends)
+    and ``2/sqrt(6) + 1/3 = 1.1498`` (middle), not 1, so no ``a`` reproduces it. Returns the
+    row sums of ``S``."""
+    return gcn_matrix(path_adjacency()).sum(axis=1)
+
+
 # ---------------------------------------------------------------------------------------------
 # Check your understanding: the answers, with the reasoning
 # ---------------------------------------------------------------------------------------------
