@@ -191,6 +191,19 @@ def build_parser() -> argparse.ArgumentParser:
                    help="non-p1 protocols: keep the runs already in OUT.json (same settings) "
                         "and run only the missing ones; OUT.json is saved after every run")
     # -- end cold start --
+    # -- rating prediction (notebook 10) --
+    from gnnedu.rating import RATING_MODELS
+
+    p.add_argument("--task", choices=("topk", "rating"), default="topk",
+                   help="topk (default): rank movies, the protocols above; rating: predict the "
+                        "star ratings on the official folds (--split u1 (default) .. u5 or "
+                        "all), RMSE and MAE, with the rating models "
+                        f"{','.join(RATING_MODELS)} (default: all; seed 0 unless --seeds)")
+    p.add_argument("--save-predictions", metavar="FILE", default=None,
+                   help="--task rating: write user_id,item_id,prediction for every line of the "
+                        "split's test file (first seed); with --split all FILE_u1.csv .. "
+                        "FILE_u5.csv, with several models FILE_<model>[_uN].csv")
+    # -- end rating prediction --
     # -- gowalla (notebook 11) --
     p.add_argument("--dataset", choices=("ml-100k", "gowalla"), default="ml-100k",
                    help="ml-100k (default): MovieLens-100K, the options above; gowalla: the "
@@ -215,6 +228,16 @@ def main(argv: list[str] | None = None) -> int:
 
         return gowalla_main(args, argv)
     # -- end gowalla --
+    # -- rating prediction (notebook 10) --
+    if args.task == "rating":
+        from gnnedu.rating.protocol import bench_main as rating_main
+
+        return rating_main(args, argv)
+    if args.save_predictions:
+        print("error: --save-predictions needs --task rating (top-K lists: --save-topk FILE)",
+              file=sys.stderr)
+        return 2
+    # -- end rating prediction --
     # -- cold start (notebook 09) --
     if args.protocol != "p1" or args.save_split or args.new_user_ks or args.densities \
             or args.resume:

@@ -47,7 +47,32 @@ def sections() -> dict[str, str]:
             f"ranking: {proto['ranking']}. Metrics are mean ± std over the seeds; training "
             f"seconds and peak MB (resident memory added during training) are means "
             f"(torch {env['torch']}, {env['threads']} thread, {env['cpus']} CPUs).")
-    return {"notebook-map": notebook_map(), "results": markdown_table(results) + note}
+    return {"notebook-map": notebook_map(), "results": markdown_table(results) + note,
+            "rating-results": rating_table()}
+
+
+def rating_table() -> str:
+    """Notebook 10's results (``gnnedu/results/rating/folds.json``) as a Markdown table."""
+    from gnnedu.rating.protocol import load_rating_results, results_table
+    from gnnedu.rating.report import PUBLISHED_U1
+
+    results = load_rating_results()
+    table = results_table(results)
+    rows = ["| Model | RMSE u1 | RMSE u1-u5 | MAE u1 | MAE u1-u5 | train CPU s |",
+            "|---|---:|---:|---:|---:|---:|"]
+    for _, r in table.iterrows():
+        rows.append(f"| {r['model']} | {r['rmse u1']:.4f} ± {r['rmse u1 std']:.4f} | "
+                    f"{r['rmse folds']:.4f} ± {r['rmse folds std']:.4f} | "
+                    f"{r['mae u1']:.4f} ± {r['mae u1 std']:.4f} | "
+                    f"{r['mae folds']:.4f} ± {r['mae folds std']:.4f} | {r['cpu s']:.1f} |")
+    seeds = sorted({run["seed"] for run in results["runs"]})
+    env = results["environment"]
+    anchors = ", ".join(f"{name} {value:.3f}" for name, value in PUBLISHED_U1.items())
+    note = (f"\n\nOfficial folds u1-u5, predictions clipped to [1, 5], seeds "
+            f"{', '.join(map(str, seeds))}. u1: mean ± std over the seeds; u1-u5: mean ± std "
+            f"over the folds of each fold's seed mean; CPU seconds of training per run, mean "
+            f"(torch {env['torch']}, {env['threads']} thread). Published u1 RMSE: {anchors}.")
+    return "\n".join(rows) + note
 
 
 def render(text: str, generated: dict[str, str]) -> str:

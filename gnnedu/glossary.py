@@ -43,6 +43,8 @@ NOTEBOOKS = {
     6: "06_evaluating_recommendations.ipynb",
     7: "07_gcn_recommendation.ipynb",
     8: "08_exploring_recommendations.ipynb",
+    9: "09_where_graphs_help.ipynb",
+    10: "10_predicting_ratings.ipynb",
 }
 
 # Installed CJK fonts tried first, in this order (simplified Chinese first): Debian/Ubuntu's
@@ -72,7 +74,7 @@ class Term:
         english: the term as the notebooks write it.
         chinese: the article's Chinese term (or the usual translation when ``article`` is "").
         definition: a plain definition, in the notation of ``notebooks/notation.md``.
-        notebook: the notebook (0-8) that introduces it; None for terms only the article uses.
+        notebook: the notebook (0-10) that introduces it; None for terms only the article uses.
         article: the article's section that uses ``chinese`` ("4.1"), or "" if it does not.
         pattern: a case-insensitive regular expression that finds the term in the notebook's
             text (defaults to ``english``).
@@ -503,6 +505,39 @@ TERMS: tuple[Term, ...] = (
     T("ARP@K", "平均推荐流行度",
       "Average recommendation popularity: the mean training popularity (share of users who "
       "interacted) of the items in the top-$K$ lists.", 8, "", r"\bARP"),
+    T("graph attention network (GAT)", "图注意力网络",
+      "[Veličković et al. 2018](references.md#velickovic2018): aggregation weights learned per "
+      "edge by an attention mechanism (注意力机制, article section 4.1) instead of fixed by the "
+      "degrees: $\\alpha_{ij} = \\mathrm{softmax}_j\\, \\mathrm{LeakyReLU}(a^\\top "
+      "[W h_i \\Vert W h_j])$ over the $j$ in $i$'s neighbourhood, self-loop included.", 2,
+      "3.2",
+      r"graph attention|\bGAT\b"),
+    T("side information", "辅助信息",
+      "What is known about a user or item besides its interactions (age, occupation; genres, "
+      "release year): node features that let a model say something about new nodes.", 9, "",
+      r"side information"),
+    T("inductive model", "归纳式模型",
+      "A model that can embed a node it never saw in training, from its features and links, "
+      "without retraining; an ID-embedding model is transductive and cannot.", 9, "",
+      r"inductive"),
+    T("rating prediction", "评分预测",
+      "Predicting the number of stars $r_{ui}$ a user would give an item, scored by the error on "
+      "held-out ratings (RMSE, MAE) rather than by a ranking metric.", 10, "",
+      r"rating prediction"),
+    T("RMSE", "均方根误差",
+      "Root mean squared error of predicted ratings: $\\sqrt{\\frac{1}{n}\\sum (\\hat r_{ui} - "
+      "r_{ui})^2}$ over the $n$ test ratings.", 10, "", r"\bRMSE"),
+    T("MAE", "平均绝对误差",
+      "Mean absolute error of predicted ratings: the mean of $\\lvert \\hat r_{ui} - r_{ui} "
+      "\\rvert$ over the test ratings; it weighs large errors less than RMSE.", 10, "", r"\bMAE"),
+    T("graph autoencoder (GAE)", "图自编码器",
+      "A GNN encoder trained to reconstruct the graph, its edges or their values, from the "
+      "node embeddings ([Kipf and Welling 2016](references.md#kipf2016)); GC-MC reconstructs "
+      "the ratings.", 10, "6.4.1", r"graph autoencoder"),
+    T("GC-MC", "图卷积矩阵补全",
+      "Graph convolutional matrix completion ([van den Berg et al. "
+      "2017](references.md#vandenberg2017)): a graph autoencoder with one edge type per rating "
+      "level and a bilinear decoder with a softmax over the levels.", 10, "", r"GC-MC"),
     # -- only in the article --
     T("edge representation", "边表示",
       "A vector attached to an edge (strength or type of an interaction). No model in "
@@ -514,16 +549,9 @@ TERMS: tuple[Term, ...] = (
     T("parameter update", "参数更新",
       "The article's name for one step of gradient descent on the model's parameters.", None,
       "2.1"),
-    T("graph attention network (GAT)", "图注意力网络",
-      "[Veličković et al. 2018](references.md#velickovic2018): aggregation weights learned per "
-      "edge by an attention mechanism "
-      "(注意力机制, article section 4.1) instead of fixed by the degrees.", None, "3.2"),
     T("knowledge graph", "知识图谱",
       "A graph of entities joined by typed relations; a recommender can use one as side "
       "information.", None, "1"),
-    T("graph autoencoder (GAE)", "图自编码器",
-      "A GNN encoder trained to reconstruct the graph, its edges or their values, from the "
-      "node embeddings ([Kipf and Welling 2016](references.md#kipf2016)).", None, "6.4.1"),
     T("generalisation", "泛化能力",
       "How well a model does on data it was not trained on: what validation and test scores "
       "estimate.", None, "3.2"),
@@ -574,7 +602,7 @@ def markdown_table(terms: Sequence[Term] = TERMS) -> str:
 
 
 def terms_by_notebook(terms: Sequence[Term] = TERMS) -> dict[int, list[Term]]:
-    """``{notebook: [terms introduced there]}`` for notebooks 0-8, in the order of ``terms``."""
+    """``{notebook: [terms introduced there]}`` for notebooks 0-10, in the order of ``terms``."""
     out: dict[int, list[Term]] = {n: [] for n in NOTEBOOKS}
     for t in terms:
         if t.notebook is not None:
@@ -703,6 +731,7 @@ SHORT_TITLES = {  # column headings of the term map
     0: "welcome", 1: "recommendation\nas a graph", 2: "convolution\nby hand",
     3: "message-passing\nexplorer", 4: "GCN\non Cora", 5: "MovieLens\nas a graph",
     6: "evaluating\nrecommendations", 7: "GCN\nrecommendation", 8: "exploring\nrecommendations",
+    9: "where graphs\nhelp", 10: "predicting\nratings",
 }
 
 

@@ -6,4 +6,5 @@
 - :mod:`gnnedu.widgets.recommendations`: the recommendation explorer of notebook 08, its tables
   and drawings.
 - :mod:`gnnedu.widgets.new_items`: the new-movie explorer of notebook 09.
+- :mod:`gnnedu.widgets.ratings`: the rating explorer of notebook 10 (one user, one movie).
 """
