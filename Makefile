@@ -1,4 +1,4 @@
-# The two commands of the README: `make lab` and `make test`.
+# The two commands of the README: `make lab` and `make test` (and `make book`, the static site).
 # Both create .venv on first use (pip upgraded first), install gnnedu with its dev extra, and make
 # sure the datasets are available. A later run reuses .venv and starts in seconds.
 
@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.gnnedu-installed
 ROOT_FLAG := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
 NBVAL  := --nbval --nbval-current-env --nbval-sanitize-with tests/sanitize.cfg
 
-.PHONY: setup data lab test lint clean
+.PHONY: setup data lab test lint book clean
 
 setup: $(STAMP)
 
@@ -31,8 +31,14 @@ lab: data
 test: data
 	$(BIN)/python -m pytest $(NBVAL) tests notebooks
 
+# The static book in _build/book/html from the committed outputs (about 20 s); EXECUTE=1 runs a
+# copy of every notebook first (minutes, needs the data). Any Sphinx warning fails the build.
+EXECUTE ?=
+book: setup $(if $(EXECUTE),data)
+	$(BIN)/python -m gnnedu.book build $(if $(filter-out 0,$(EXECUTE)),--execute)
+
 lint: setup
 	$(BIN)/ruff check gnnedu tests notebooks/solutions benchmarks
 
 clean:
-	rm -rf $(VENV) test-artifacts .gnnedu-cache
+	rm -rf $(VENV) test-artifacts .gnnedu-cache _build

@@ -47,6 +47,9 @@ MODEL_COLORS = {
 }
 
 DISPLAY_DPI = 150  # resolution of the PNG a notebook shows
+# An opaque white background for every figure, whatever the rcParams (Jupyter front ends and
+# styles may make it transparent): dark text and lines then stay readable on a dark page theme.
+FACECOLOR = "white"
 
 
 def model_color(name: str) -> str:
@@ -78,7 +81,7 @@ def new_figure(nrows: int = 1, ncols: int = 1, figsize=(6.0, 4.0), **subplot_kw)
 
     Returns ``(fig, axes)`` where ``axes`` is one ``Axes`` for a 1x1 grid, else an array.
     """
-    fig = Figure(figsize=figsize, layout="constrained")
+    fig = Figure(figsize=figsize, layout="constrained", facecolor=FACECOLOR)
     axes = fig.subplots(nrows, ncols, squeeze=True, subplot_kw=subplot_kw or None)
     for ax in np.atleast_1d(axes).ravel():
         ax.set_prop_cycle(color=list(PALETTE))
@@ -99,7 +102,9 @@ def axes_for(ax=None, figsize=(6.0, 4.0)):
 def figure_to_png(fig: Figure, dpi: int = 80) -> bytes:
     """Render ``fig`` to PNG bytes (for ``ipywidgets.Image`` or a file)."""
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi)
+    # A figure made outside new_figure() may have a transparent background: save it opaque.
+    transparent = fig.get_facecolor()[3] == 0
+    fig.savefig(buf, format="png", dpi=dpi, facecolor=FACECOLOR if transparent else "auto")
     return buf.getvalue()
 
 
