@@ -434,7 +434,9 @@ class GCMC(RatingModel):
         if progress:
             from tqdm.auto import tqdm
 
-            bar = tqdm(bar, desc=self.key, leave=False)
+            # leave=True: the finished bar stays in the notebook (a closed widget bar would
+            # leave an empty widget output behind)
+            bar = tqdm(bar, desc=self.key, leave=True)
         start, cpu_start = time.perf_counter(), time.process_time()
         for epoch in bar:
             opt.zero_grad()
