@@ -89,7 +89,7 @@ __all__ = [
     "choose_sparse_settings", "check_arguments", "run_protocol", "load_protocol", "load_tuning",
     "runs_frame", "summary_table", "choices_table", "paired_test", "chance_test", "draw_bars",
     "draw_curves",
-    "model_color", "FEATURE_MODEL_COLORS",
+    "model_color", "FEATURE_MODELS",
     "markdown", "bench_main", "tune",
     "TUNE_GRIDS",
 ]
@@ -891,17 +891,16 @@ def chance_test(results: dict, model: str, metric: str = "recall@20") -> dict:
             "t": float(test.statistic), "p": float(test.pvalue)}
 
 
-# Colours of the feature models in notebook 09's figures (the other models keep theirs from
-# gnnedu.plot.MODEL_COLORS; these four are not among them).
-FEATURE_MODEL_COLORS = {"Features": "#DDCC77", "MF-feat": "#44AA99", "LightGCN-feat": "#D55E00",
-                        "HeteroSAGE": "#882255"}
+# The feature models of notebook 09: drawn dashed in its line figures (their colours are in
+# gnnedu.plot.MODEL_COLORS, the one colour map).
+FEATURE_MODELS = ("Features", "MF-feat", "LightGCN-feat", "HeteroSAGE")
 
 
 def model_color(name: str) -> str:
-    """A model's colour: ``FEATURE_MODEL_COLORS``, else ``gnnedu.plot.model_color``."""
+    """A model's colour: ``gnnedu.plot.model_color`` (kept here for notebook 09's imports)."""
     from gnnedu import plot
 
-    return FEATURE_MODEL_COLORS.get(name) or plot.model_color(name)
+    return plot.model_color(name)
 
 
 def draw_bars(results: dict, setting, metric: str = "recall@20", chance: float | None = None,
@@ -949,7 +948,7 @@ def draw_curves(results: dict, metric: str = "recall@20", models=None, logx: boo
         stats_ = rows.groupby(column)[metric].agg(["mean", "std"]).fillna(0.0)
         ax.errorbar(stats_.index, stats_["mean"], yerr=stats_["std"], marker="o", capsize=2,
                     color=model_color(name), label=name,
-                    linestyle="--" if name in FEATURE_MODEL_COLORS else "-")
+                    linestyle="--" if name in FEATURE_MODELS else "-")
     if logx:
         ax.set_xscale("log")
     values = sorted(frame[column].unique())

@@ -44,6 +44,9 @@ DIM_COLOR = "#d9d9d9"
 MODEL_COLORS = {
     "Random": "#999999", "Popularity": "#000000", "ItemKNN": "#56B4E9", "EASE": "#009E73",
     "GraphFilter": "#F0E442", "BPR-MF": "#E69F00", "GCN": "#CC79A7", "LightGCN": "#0072B2",
+    # the feature models of notebook 09
+    "Features": "#DDCC77", "MF-feat": "#44AA99", "LightGCN-feat": "#D55E00",
+    "HeteroSAGE": "#882255",
 }
 
 DISPLAY_DPI = 150  # resolution of the PNG a notebook shows

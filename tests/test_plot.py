@@ -198,3 +198,13 @@ def test_draw_buckets_and_bias_are_labelled():
     assert ax.get_xlabel().startswith("ARP@20") and ax.get_ylabel().startswith("coverage@20")
     legend = [t.get_text() for t in ax.get_legend().get_texts()]
     assert legend == ["LightGCN (recall@20 0.300)", "Popularity (recall@20 0.100)"]
+
+
+def test_one_colour_map_with_distinct_colours():
+    from gnnedu import coldstart
+
+    colours = list(plot.MODEL_COLORS.values())
+    assert len(set(colours)) == len(colours)                 # no two models share a colour
+    for name in coldstart.FEATURE_MODELS:                     # notebook 09 draws from this map
+        assert coldstart.model_color(name) == plot.MODEL_COLORS[name]
+    assert plot.model_color("GC-MC") == plot.model_color("GC-MC")   # unlisted: stable
