@@ -519,43 +519,28 @@ MODELS = {
     "lightgcn": LightGCN,
 }
 
-# -- feature models (notebook 09) --
-# Defined in gnnedu.featmodels, which builds on this module: registered here by a builder that
-# imports them on first use, so that neither module imports the other at load time.
+# -- models defined in other modules (notebooks 09 and 11) --
+# The feature models (gnnedu.featmodels) and the graph filters GF-CF and BSPM (gnnedu.filters)
+# subclass Recommender from this module: registered here by a builder that imports them on
+# first use, so that neither module imports the other at load time.
 
 
-def _feature_model(class_name: str):
+def _lazy(module: str, class_name: str):
+    """A builder for ``gnnedu.<module>.<class_name>(**kwargs)`` that imports on first call."""
     def build(**kwargs):
-        from gnnedu import featmodels
+        import importlib
 
-        return getattr(featmodels, class_name)(**kwargs)
+        return getattr(importlib.import_module(f"gnnedu.{module}"), class_name)(**kwargs)
 
     build.__name__ = build.__qualname__ = class_name
     return build
 
 
-MODELS.update(features=_feature_model("FeatureMF"), mffeat=_feature_model("FeatureIDMF"),
-              lightgcnfeat=_feature_model("FeatureLightGCN"),
-              heterosage=_feature_model("HeteroSAGE"))
-# -- end feature models --
-
-# -- graph filters (notebook 11) --
-# GF-CF and BSPM live in gnnedu.filters, which subclasses Recommender from this module: the
-# entries import it on first use, so that neither module imports the other at load time.
-
-
-def _graph_filter(class_name: str):
-    def build(**kwargs):
-        from gnnedu import filters
-
-        return getattr(filters, class_name)(**kwargs)
-
-    build.__name__ = build.__qualname__ = class_name
-    return build
-
-
-MODELS.update(gfcf=_graph_filter("GFCF"), bspm=_graph_filter("BSPM"))
-# -- end graph filters --
+MODELS.update(features=_lazy("featmodels", "FeatureMF"),
+              mffeat=_lazy("featmodels", "FeatureIDMF"),
+              lightgcnfeat=_lazy("featmodels", "FeatureLightGCN"),
+              heterosage=_lazy("featmodels", "HeteroSAGE"),
+              gfcf=_lazy("filters", "GFCF"), bspm=_lazy("filters", "BSPM"))
 
 
 def make_model(name: str, **kwargs) -> Recommender:
