@@ -1,17 +1,11 @@
 """Exercise solutions of notebook 01 (notebooks/solutions/nb01.py)."""
 
-import importlib.util
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from gnnedu.data import toy
-
-_spec = importlib.util.spec_from_file_location(
-    "nb01_solutions", Path(__file__).parents[1] / "notebooks" / "solutions" / "nb01.py")
-sol = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(sol)
+from notebooks.solutions import nb01 as sol
 
 LIKES = toy.toy_biadjacency(threshold=toy.LIKE_THRESHOLD)
 SEEN = toy.toy_biadjacency() > 0

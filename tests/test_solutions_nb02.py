@@ -1,18 +1,12 @@
 """Exercise solutions of notebook 02 (notebooks/solutions/nb02.py)."""
 
-import importlib.util
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from gnnedu import mp
 from gnnedu.data import toy
-
-_spec = importlib.util.spec_from_file_location(
-    "nb02_solutions", Path(__file__).parents[1] / "notebooks" / "solutions" / "nb02.py")
-sol = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(sol)
+from notebooks.solutions import nb02 as sol
 
 W, B = toy.article_weights()
 

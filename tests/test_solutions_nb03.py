@@ -1,7 +1,5 @@
 """Exercise solutions of notebook 03 (notebooks/solutions/nb03.py)."""
 
-import importlib.util
-from pathlib import Path
 
 import networkx as nx
 import numpy as np
@@ -9,11 +7,7 @@ import pytest
 
 from gnnedu import mp
 from gnnedu.data import toy
-
-_spec = importlib.util.spec_from_file_location(
-    "nb03_solutions", Path(__file__).parents[1] / "notebooks" / "solutions" / "nb03.py")
-sol = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(sol)
+from notebooks.solutions import nb03 as sol
 
 KARATE = nx.karate_club_graph()
 A_K = nx.to_numpy_array(KARATE, nodelist=range(34), weight=None)

@@ -5,6 +5,8 @@ import torch
 
 from gnnedu import setup_notebook
 
+from .checks import call
+
 
 def exercise_1(seed: int = 1) -> tuple[bool, bool]:
     """Same seed, same draws: from the global stream and from the returned generator."""
@@ -123,17 +125,7 @@ def question_3(values=(1.0, 0.0, 0.0, 0.0, 0.0)) -> tuple[int, float]:
 # ---------------------------------------------------------------------------------------------
 
 
-def _call(fn, *args):
-    """``(result, None)``, or ``(None, problem)`` when calling ``fn`` fails."""
-    try:
-        out = fn(*args)
-    except NotImplementedError:
-        return None, "stub"
-    except Exception as err:  # a learner's bug: report it, never raise
-        return None, f"calling it raised {type(err).__name__}: {err}"
-    if out is None:
-        return None, "it returned None: end the function with return ..."
-    return out, None
+_call = call  # call(fn, *args) -> (result, None) or (None, problem)
 
 
 def check_rounds_until_flat(fn) -> str:

@@ -11,6 +11,8 @@ import numpy as np
 
 from gnnedu.data import toy
 
+from .checks import call
+
 
 def user_based_scores(likes, user: int) -> np.ndarray:
     """Exercise 1: user-based CF, ``s_u = sum_{v != u} (R R^T)_{uv} R_v``.
@@ -127,17 +129,7 @@ def question_4() -> list[str]:
 # ---------------------------------------------------------------------------------------------
 
 
-def _call(fn, *args):
-    """``(result, None)``, or ``(None, problem)`` when calling ``fn`` fails."""
-    try:
-        out = fn(*args)
-    except NotImplementedError:
-        return None, "stub"
-    except Exception as err:  # a learner's bug: report it, never raise
-        return None, f"calling it raised {type(err).__name__}: {err}"
-    if out is None:
-        return None, "it returned None: end the function with return ..."
-    return out, None
+_call = call  # call(fn, *args) -> (result, None) or (None, problem)
 
 
 def _tables():

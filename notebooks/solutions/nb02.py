@@ -14,6 +14,8 @@ import numpy as np
 from gnnedu import mp
 from gnnedu.data import toy
 
+from .checks import call
+
 
 def path_adjacency() -> np.ndarray:
     """Exercise 1: the triangle without the edge v3 - v1, i.e. the path v1 - v2 - v3."""
@@ -222,19 +224,8 @@ def question_4(rounds: int = 10) -> dict[str, float]:
 
 
 def _call(fn, *args):
-    """``(result, None)``, or ``(None, problem)`` when calling ``fn`` fails."""
-    try:
-        out = fn(*args)
-    except NotImplementedError:
-        return None, "stub"
-    except Exception as err:  # a learner's bug: report it, never raise
-        return None, f"calling it raised {type(err).__name__}: {err}"
-    if out is None:
-        return None, "it returned None: end the function with return ..."
-    try:
-        return np.asarray(out, dtype=float), None
-    except (TypeError, ValueError):
-        return None, f"it returned a {type(out).__name__}, not a matrix"
+    """``(matrix, None)``, or ``(None, problem)`` when calling ``fn`` fails."""
+    return call(fn, *args, convert=lambda out: np.asarray(out, dtype=float), kind="a matrix")
 
 
 def _graphs():

@@ -9,6 +9,8 @@ import numpy as np
 from gnnedu import mp
 from gnnedu.data import toy
 
+from .checks import call
+
 
 def receptive_field_sizes(adj, node: int, k_max: int, self_loops: bool = True) -> list[int]:
     """Exercise 1: ``|R_k(node)|`` for ``k = 0..k_max``."""
@@ -148,17 +150,7 @@ def question_4() -> list[str]:
 # ---------------------------------------------------------------------------------------------
 
 
-def _call(fn, *args):
-    """``(result, None)``, or ``(None, problem)`` when calling ``fn`` fails."""
-    try:
-        out = fn(*args)
-    except NotImplementedError:
-        return None, "stub"
-    except Exception as err:  # a learner's bug: report it, never raise
-        return None, f"calling it raised {type(err).__name__}: {err}"
-    if out is None:
-        return None, "it returned None: end the function with return ..."
-    return out, None
+_call = call  # call(fn, *args) -> (result, None) or (None, problem)
 
 
 def _graphs():

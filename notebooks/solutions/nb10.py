@@ -17,6 +17,8 @@ import torch
 from gnnedu.rating import GCMC, rating_graph, rmse
 from gnnedu.rating.protocol import RANK_K, rank_metrics
 
+from .checks import call
+
 # ---------------------------------------------------------------------------------------------
 # Your turn 1: one rating level's normalised sum
 # ---------------------------------------------------------------------------------------------
@@ -41,19 +43,9 @@ def level_sum(graph, r: int, w: torch.Tensor) -> torch.Tensor:
 
 
 def _call(fn, *args):
-    """``(result, None)``, or ``(None, problem)`` when calling ``fn`` fails."""
-    try:
-        out = fn(*args)
-    except NotImplementedError:
-        return None, "stub"
-    except Exception as err:  # a learner's bug: report it, never raise
-        return None, f"calling it raised {type(err).__name__}: {err}"
-    if out is None:
-        return None, "it returned None: end the function with return ..."
-    try:
-        return torch.as_tensor(out, dtype=torch.float64), None
-    except (TypeError, ValueError, RuntimeError):
-        return None, f"it returned a {type(out).__name__}, not a tensor"
+    """``(tensor, None)``, or ``(None, problem)`` when calling ``fn`` fails."""
+    return call(fn, *args, convert=lambda out: torch.as_tensor(out, dtype=torch.float64),
+                kind="a tensor")
 
 
 def small_ratings(num_users: int = 6, num_items: int = 5, per_user: int = 3,
