@@ -101,6 +101,9 @@ class TrainConfig:
     device: str = "cpu"          # where the steps run ("cuda" on a GPU); draws stay on the CPU
     # Added for cold start (notebook 09); the default changes nothing.
     neg_items: tuple | None = None   # draw negatives only from these item indices (None: all)
+    # Added for Gowalla's final runs (notebook 11): stop after the epoch chosen on validation
+    # while the learning-rate schedule still spans `epochs` (as in the validation run).
+    stop_epoch: int | None = None
 
 
 @dataclass
@@ -399,7 +402,8 @@ def train_bpr(model, graph: BipartiteGraph, val=None, config: TrainConfig | None
             history.loss.append(total / max(batches, 1))
             elapsed = spent + time.perf_counter() - start
             out_of_time = config.time_limit is not None and elapsed >= config.time_limit
-            last = epoch == config.epochs or out_of_time
+            chosen_end = config.stop_epoch is not None and epoch >= config.stop_epoch
+            last = epoch == config.epochs or out_of_time or chosen_end
             evaluated = False
             if main and val is not None and (epoch % config.eval_every == 0 or last):
                 model.eval()
@@ -420,7 +424,7 @@ def train_bpr(model, graph: BipartiteGraph, val=None, config: TrainConfig | None
                 else:
                     bad += 1
                     stop = bad >= config.patience
-            stop = stop or out_of_time
+            stop = stop or out_of_time or chosen_end
             if shard is not None:
                 stop = shard.agree(stop)  # the main process decides for all
             if callback is not None:

@@ -146,3 +146,22 @@ def test_false_negative_rate_extremes():
     assert false_negative_rate(train, all_test, 3, num_samples=200) == 1.0
     none_test = _pairs([(0, 0), (1, 1)])      # test items are training items: never drawn
     assert false_negative_rate(train, none_test, 3, num_samples=200) == 0.0
+
+
+def test_stop_epoch_ends_a_long_schedule_early(deterministic):
+    """stop_epoch=3 of a 6-epoch cosine schedule = the first 3 epochs of the full run (the
+    learning rate follows the 6-epoch schedule), not a 3-epoch schedule."""
+    graph, _ = synthetic()
+    options = dict(epochs=6, batch_size=128, lr=0.05, lr_schedule="cosine", seed=0)
+    at_three = {}
+
+    def keep(epoch, model, history):
+        if epoch == 3:
+            at_three["embedding"] = model.embedding.detach().clone()
+
+    MF(dim=8).fit(graph, callback=keep, **options)
+    stopped = MF(dim=8).fit(graph, stop_epoch=3, **options)
+    assert stopped.history.epochs == [1, 2, 3]
+    assert torch.equal(stopped.embedding.detach(), at_three["embedding"])
+    short = MF(dim=8).fit(graph, **{**options, "epochs": 3})     # a 3-epoch schedule differs
+    assert not torch.equal(short.embedding.detach(), at_three["embedding"])
