@@ -246,7 +246,7 @@ def run_model(name: str, data, seed: int = 0, threads: int = 1, device: str = "c
 
     setup_notebook(seed=seed, threads=threads)
     factory = _gowalla_factory(name)
-    options = dict(MF_RECIPE) if name == "mf" else {}
+    options = mf_recipe() if name == "mf" else {}
     if epochs and name == "mf":
         options["epochs"] = epochs
     if device != "cpu":
@@ -665,20 +665,32 @@ def plot_curves(runs: dict, reference: float | None = None, metric: str = "recal
 
 def plot_costs(costs: dict, ease: dict | None = None, series=COST_SERIES):
     """Log-log cost growth: each series against the number of training interactions (left),
-    EASE's fit against the number of items (right); slopes (growth exponents) in the legends."""
+    EASE's fit against the number of items (right); slopes (growth exponents) in the legends.
+    The Gowalla samples of a series are joined by a line (the slope is fitted on them); other
+    points (MovieLens-100K: as many interactions as Gowalla's 10 %, far fewer items) are
+    hollow squares of the same colour, not joined."""
+    from matplotlib.ticker import NullFormatter
+
     from gnnedu.plot import new_figure
 
     rows = costs["rows"]
     slopes = costs.get("slopes") or cost_slopes(rows)
     fig, (left, right) = new_figure(1, 2, figsize=(11.0, 4.4))
     for column, label in series.items():
-        xs = [r["interactions"] for r in rows if r.get(column)]
-        ys = [r[column] for r in rows if r.get(column)]
+        gowalla = [r for r in rows if r.get(column) and r["label"].startswith("Gowalla")]
+        others = [r for r in rows if r.get(column) and not r["label"].startswith("Gowalla")]
         slope = slopes.get(column, {}).get("slope")
-        left.plot(xs, ys, marker="o", markersize=4,
-                  label=label + (f" (slope {slope:.2f})" if slope is not None else ""))
+        (line,) = left.plot([r["interactions"] for r in gowalla], [r[column] for r in gowalla],
+                            marker="o", markersize=4,
+                            label=label + (f" (slope {slope:.2f})" if slope is not None else ""))
+        if others:
+            left.plot([r["interactions"] for r in others], [r[column] for r in others],
+                      marker="s", markersize=6, ls="none", mfc="none", color=line.get_color())
+    others = sorted({r["label"] for r in rows if not r["label"].startswith("Gowalla")})
     left.set(xscale="log", yscale="log", title="Cost against the number of interactions",
-             xlabel="training interactions", ylabel="CPU seconds (one thread)")
+             xlabel="training interactions" + (f" (hollow squares: {', '.join(others)})"
+                                               if others else ""),
+             ylabel="CPU seconds (one thread)")
     left.grid(alpha=0.3, which="both")
     left.legend(fontsize=7)
     if ease is not None:
@@ -695,6 +707,7 @@ def plot_costs(costs: dict, ease: dict | None = None, series=COST_SERIES):
                       label=f"all {ease['full']['items']:,} items (extrapolated)")
         right.set(xscale="log", yscale="log", title="EASE against the number of items",
                   xlabel="items", ylabel="CPU seconds or MB")
+        right.xaxis.set_minor_formatter(NullFormatter())   # the minor labels overlap
         right.grid(alpha=0.3, which="both")
         right.legend(fontsize=7)
     return fig
@@ -721,7 +734,12 @@ def validation_runs() -> dict:
 
 def final_table():
     """One row per model on Gowalla (DataFrame): Recall@20, NDCG@20, training CPU minutes
-    (fit; for the filters the SVD), wall minutes, peak memory (MB) and how the row was made."""
+    (fit; for the filters the SVD), wall minutes, peak memory (MB) and how the row was made.
+
+    Only the files present are read (``models.json`` is required). A LightGCN run stopped before
+    its last epoch reports its last curve point (never the best one, which was read off the test
+    file); its peak memory then comes from the full-size row of ``costs.json`` if there is one.
+    """
     import pandas as pd
 
     rows = []
@@ -732,18 +750,35 @@ def final_table():
                      "train CPU min": row.get("train_cpu_seconds", row["train_seconds"]) / 60,
                      "train wall min": row["train_seconds"] / 60,
                      "peak MB": row["peak_mem_mb"], "how": "measured (models.json)"})
-    lightgcn = load("lightgcn")
-    rows.append({"model": "LightGCN", "Recall@20": lightgcn["recall@20"],
-                 "NDCG@20": lightgcn["ndcg@20"],
-                 "train CPU min": lightgcn["train_cpu_seconds"] / 60,
-                 "train wall min": lightgcn["train_seconds"] / 60,
-                 "peak MB": lightgcn["peak_mem_mb"],
-                 "how": f"measured, {lightgcn['epochs']} epochs (lightgcn.json)"})
-    ease = load("ease")
-    rows.append({"model": "EASE", "Recall@20": math.nan, "NDCG@20": math.nan,
-                 "train CPU min": ease["full"]["fit_cpu_seconds"] / 60,
-                 "train wall min": math.nan, "peak MB": ease["full"]["peak_mem_mb"],
-                 "how": f"extrapolated from {len(ease['rows'])} item subsamples (ease.json)"})
+    if (RESULTS / "lightgcn.json").exists():
+        lightgcn = load("lightgcn")
+        last = lightgcn["curve"][-1] if lightgcn.get("curve") else {}
+        finished = f"recall@{K}" in lightgcn
+        peak, peak_note = lightgcn.get("peak_mem_mb", math.nan), ""
+        if not finished and (RESULTS / "costs.json").exists():
+            full = [r for r in load("costs")["rows"] if r["label"] == "Gowalla 100%"]
+            if full:
+                peak = full[0]["lightgcn_peak_mem_mb"]
+                peak_note = "; peak MB: one epoch, costs.json"
+        rows.append({
+            "model": "LightGCN",
+            "Recall@20": lightgcn.get(f"recall@{K}", last.get(f"recall@{K}", math.nan)),
+            "NDCG@20": lightgcn.get(f"ndcg@{K}", last.get(f"ndcg@{K}", math.nan)),
+            "train CPU min": lightgcn.get("train_cpu_seconds",
+                                          last.get("train_cpu_seconds", math.nan)) / 60,
+            "train wall min": lightgcn.get("train_seconds",
+                                           last.get("train_seconds", math.nan)) / 60,
+            "peak MB": peak,
+            "how": (f"measured, {lightgcn['epochs']} epochs (lightgcn.json)" if finished else
+                    f"measured, stopped after epoch {last.get('epoch')} of "
+                    f"{lightgcn['recipe']['epochs']} (lightgcn.json{peak_note})")})
+    if (RESULTS / "ease.json").exists():
+        ease = load("ease")
+        rows.append({"model": "EASE", "Recall@20": math.nan, "NDCG@20": math.nan,
+                     "train CPU min": ease["full"]["fit_cpu_seconds"] / 60,
+                     "train wall min": math.nan, "peak MB": ease["full"]["peak_mem_mb"],
+                     "how": f"extrapolated from {len(ease['rows'])} item subsamples "
+                            "(ease.json)"})
     for key, ref in REFERENCE.items():
         rows.append({"model": f"{ref['source']}: {key}", "Recall@20": ref["recall@20"],
                      "NDCG@20": ref["ndcg@20"], "how": "published"})
@@ -797,6 +832,20 @@ TUNE_USERS = 4000        # validation users scored per filter setting (the same 
 BSPM_SEARCH = (("sharpen_time", (1.5, 2.0, 2.5, 3.0, 3.5)), ("beta", (0.1, 0.2, 0.3, 0.4)),
                ("k", (256, 448, 640)))
 MF_CANDIDATES = (dict(MF_RECIPE, neg_candidates=1), dict(MF_RECIPE, neg_candidates=8))
+
+
+def mf_recipe(path=None) -> dict:
+    """BPR-MF's training recipe: the candidate that ``tune_mf`` chose on the validation slice
+    (``tune.json``), stopped after its best validation epoch (``stop_epoch``; the learning-rate
+    schedule still spans the recipe's ``epochs``, as in the validation run); :data:`MF_RECIPE`
+    when the file has no choice yet."""
+    path = Path(path) if path is not None else RESULTS / "tune.json"
+    tuned = json.loads(path.read_text()).get("mf") if path.exists() else None
+    if not tuned:
+        return dict(MF_RECIPE)
+    best = tuned["best"]
+    return {**{k: v for k, v in best.items() if k in MF_RECIPE},
+            "stop_epoch": int(best["best_epoch"])}
 
 
 def validation_split(data, seed: int = 0):

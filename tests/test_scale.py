@@ -175,3 +175,58 @@ def test_hybrid_reads_the_lightgcn_checkpoint(gowalla, tmp_path):
     bspm = evaluate(BSPM(**settings).fit(graph), graph, small.test, ks=(20,))
     assert alone["recall@20"] == pytest.approx(bspm["recall@20"])   # weight 0: the filter
     assert mixed["recall@20"] != alone["recall@20"]
+
+
+def test_final_table_reads_the_files_present(tmp_path, monkeypatch):
+    monkeypatch.setattr(scale, "RESULTS", tmp_path)
+    run = {"model": "GF-CF", "recall@20": 0.18, "ndcg@20": 0.15, "train_seconds": 120.0,
+           "train_cpu_seconds": 60.0, "peak_mem_mb": 400.0}
+    (tmp_path / "models.json").write_text(json.dumps({"runs": [run]}))
+    curve = [{"epoch": 10, "train_seconds": 100.0, "train_cpu_seconds": 50.0,
+              "recall@20": 0.17, "ndcg@20": 0.14},
+             {"epoch": 20, "train_seconds": 200.0, "train_cpu_seconds": 90.0,
+              "recall@20": 0.16, "ndcg@20": 0.13}]
+    (tmp_path / "lightgcn.json").write_text(json.dumps(
+        {"recipe": {"epochs": 200}, "curve": curve}))
+    table = scale.final_table()
+    assert "EASE" not in table.index                     # no ease.json: no row
+    lightgcn = table.loc["LightGCN"]
+    # a stopped run reports its last point (epoch 20), not its best one (epoch 10)
+    assert lightgcn["Recall@20"] == 0.16 and lightgcn["train CPU min"] == pytest.approx(1.5)
+    assert math.isnan(lightgcn["peak MB"]) and "stopped after epoch 20 of 200" in lightgcn["how"]
+    assert table.loc["GF-CF", "train CPU min"] == pytest.approx(1.0)
+    (tmp_path / "costs.json").write_text(json.dumps(
+        {"rows": [{"label": "Gowalla 100%", "lightgcn_peak_mem_mb": 700.0}]}))
+    (tmp_path / "ease.json").write_text(json.dumps(
+        {"rows": [{}, {}], "full": {"fit_cpu_seconds": 600.0, "peak_mem_mb": 7000.0}}))
+    table = scale.final_table()
+    assert table.loc["LightGCN", "peak MB"] == 700.0
+    assert table.loc["EASE", "train CPU min"] == pytest.approx(10.0)
+    assert "from 2 item subsamples" in table.loc["EASE", "how"]
+    assert len([m for m in table.index if "published" in str(table.loc[m, "how"])]) == 3
+
+
+def test_plot_costs_joins_only_the_gowalla_samples():
+    rows = [cost_row("MovieLens-100K", 943, 1682, 80_000),
+            cost_row("Gowalla 10%", 100, 1000, 79_000),
+            cost_row("Gowalla 100%", 1000, 2000, 1_000_000)]
+    fig = scale.plot_costs({"rows": rows},
+                           series={"lightgcn_epoch_cpu_seconds": "LightGCN epoch"})
+    left = fig.axes[0]
+    joined, alone = left.lines
+    assert list(joined.get_xdata()) == [79_000, 1_000_000]     # the Gowalla line only
+    assert list(alone.get_xdata()) == [80_000] and alone.get_linestyle() == "None"
+    assert alone.get_color() == joined.get_color()
+    assert "MovieLens-100K" in left.get_xlabel()
+    assert "slope" in left.get_legend().get_texts()[0].get_text()
+    assert len(left.get_legend().get_texts()) == 1              # one entry per series
+
+
+def test_mf_recipe_follows_the_validation_choice(tmp_path):
+    missing = scale.mf_recipe(tmp_path / "none.json")
+    assert missing == scale.MF_RECIPE
+    best = {**scale.MF_RECIPE, "neg_candidates": 8, "best_epoch": 10, "recall@20": 0.15}
+    (tmp_path / "tune.json").write_text(json.dumps({"mf": {"trials": [best], "best": best}}))
+    recipe = scale.mf_recipe(tmp_path / "tune.json")
+    assert recipe["stop_epoch"] == 10 and recipe["epochs"] == scale.MF_RECIPE["epochs"]
+    assert recipe["neg_candidates"] == 8 and "recall@20" not in recipe

@@ -223,7 +223,9 @@ def question_5() -> str:
             f"and a dense score matrix {budget['all_scores']:,.0f} GiB, so EASE and one-shot "
             f"evaluation are out; the embedding training state ({budget['embeddings']:.1f} GiB) "
             f"and the CSR adjacency ({budget['adjacency']:.1f} GiB) still fit. Then time: a "
-            "full-graph LightGCN epoch grows with E^2/B and takes days. Large systems sample "
+            "full-graph LightGCN epoch grows with E^2/B once propagation dominates (section 6: "
+            "the per-edge cost of a step, extrapolated, gives far more than a power law fitted "
+            "where fixed costs dominate), and training needs many epochs. Large systems sample "
             "neighbourhoods for each mini-batch (GraphSAGE, PinSage), partition the graph "
             "across machines, shard the embedding table, and retrieve candidates with "
             "approximate nearest-neighbour search instead of scoring every item.")
