@@ -1,5 +1,9 @@
-"""The helper every "your turn" check shares: call a learner's function and say what went wrong
+"""The helpers the "your turn" checks share: call a learner's function and say what went wrong
 instead of raising, so that a check cell prints "not yet: <hint>" and the notebook keeps running.
+
+Two forms: :func:`call` reports a short problem ("stub", "it returned None ...") that the check
+words itself (notebooks 00-03, 09, 10); :func:`attempt` returns the learner-facing hint
+directly (notebooks 04-07).
 """
 
 from __future__ import annotations
@@ -26,3 +30,14 @@ def call(fn, *args, convert=None, kind: str = "a value"):
         return convert(out), None
     except (TypeError, ValueError, RuntimeError):
         return None, f"it returned a {type(out).__name__}, not {kind}"
+
+
+def attempt(fn, *args, stub_hint: str):
+    """``(result, None)``, or ``(None, hint)`` when ``fn(*args)`` raised: ``stub_hint`` for a
+    cell still raising ``NotImplementedError``, else "not yet: your function raised ..."."""
+    try:
+        return fn(*args), None
+    except NotImplementedError:
+        return None, stub_hint
+    except Exception as err:  # a learner's bug becomes a hint, never a traceback
+        return None, f"not yet: your function raised {type(err).__name__}: {err}"

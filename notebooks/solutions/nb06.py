@@ -7,6 +7,8 @@ import math
 import numpy as np
 import torch
 
+from .checks import attempt
+
 
 def metrics_at_k(ranked, relevant, k: int) -> dict:
     """Exercise 1: Precision, Recall, NDCG, AP and hit rate at ``k`` for one ranked list.
@@ -135,13 +137,8 @@ def ndcg_at_k(ranked, relevant, k: int) -> float:
 
 
 def _call(fn, *args):
-    """``(value, None)`` or ``(None, hint)`` when ``fn`` raises."""
-    try:
-        return fn(*args), None
-    except NotImplementedError:
-        return None, NOT_WRITTEN
-    except Exception as err:  # a learner's bug becomes a hint, never a traceback
-        return None, f"not yet: your function raised {type(err).__name__}: {err}"
+    """``(result, None)``, or ``(None, hint)`` when the learner's function raised."""
+    return attempt(fn, *args, stub_hint=NOT_WRITTEN)
 
 
 def check_ndcg_at_k(fn) -> str:
