@@ -48,3 +48,30 @@ def ml(movielens_source):
     from gnnedu.data import load_movielens
 
     return load_movielens(path=movielens_source.location, download=False, progress=False)
+
+
+# -- the browser checks (tests/test_browser.py, tests/test_book.py) ---------------------------
+# Each of those modules defines ``chromium_path``, which skips or fails (when a browser is
+# required) if Chromium or playwright is missing; these two fixtures build on it.
+
+
+@pytest.fixture(scope="module")
+def browser(chromium_path):
+    """Headless Debian Chromium driven by playwright (never a downloaded browser)."""
+    from browser_util import CHROMIUM_ARGS
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=chromium_path, headless=True,
+                                      args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser):
+    """A fresh page (its own context) for one test."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    yield page
+    context.close()

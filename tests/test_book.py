@@ -355,25 +355,6 @@ def served(site, tmp_path_factory):
         server.shutdown()
 
 
-@pytest.fixture(scope="module")
-def browser(chromium_path):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=chromium_path, headless=True,
-                                      args=bu.CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
-
-
-@pytest.fixture
-def page(browser):
-    context = browser.new_context(viewport={"width": 1300, "height": 900})
-    page = context.new_page()
-    yield page
-    context.close()
-
-
 # What a reader sees: every image loaded, math typeset by MathJax (no $...$, \( or \[ left in
 # the visible text outside code), no widget error text. Waits for MathJax to finish first.
 JS_PAGE_REPORT = r"""

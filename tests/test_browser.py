@@ -55,26 +55,6 @@ def lab(chromium_path, tmp_path_factory):
     server.stop()
 
 
-@pytest.fixture(scope="module")
-def browser(chromium_path):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(
-            executable_path=chromium_path, headless=True, args=bu.CHROMIUM_ARGS
-        )
-        yield chromium
-        chromium.close()
-
-
-@pytest.fixture
-def page(browser):
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
-    page = context.new_page()
-    yield page
-    context.close()
-
-
 def check_notebook(page, lab, name: str) -> list[str]:
     """Run ``name`` in the browser and check its widgets; return one line per widget cell."""
     lines = []
