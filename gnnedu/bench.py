@@ -12,7 +12,8 @@ API summary
   ``{"protocol": ..., "environment": ..., "runs": [...], "summary": [...]}``; each run is a row
   of ``gnnedu.experiment.run_one``.
 - ``markdown_table(results=None, columns=TABLE_COLUMNS, digits=3) -> str``: the README table.
-- ``save_topk(model, ml, path, k=50)``: the top-K lists as CSV.
+- ``save_topk(model, ml, path, k=50)``: the top-K lists as CSV; ``write_topk(lists, path,
+  user_ids=None, item_ids=None)``: the CSV layout itself.
 
 Protocol P1 (the default): MovieLens-100K, every rating an implicit positive, per-user random
 80/20 split (``gnnedu.data.split_random``) for seeds 0-4, full ranking over all items with
@@ -42,19 +43,26 @@ TABLE_COLUMNS = (
 )
 
 
-def save_topk(model, ml, path, k: int = 50) -> None:
-    """Write every user's top-``k`` (training items masked) as ``user_id,rank,item_id``."""
-    recs = model.recommend(k=k)
-    user_ids = ml.users["user_id"].to_numpy()
-    item_ids = ml.items["item_id"].to_numpy()
+def write_topk(lists, path, user_ids=None, item_ids=None) -> None:
+    """Write top-K lists (``[users, k]`` item indices, best first) as CSV
+    ``user_id,rank,item_id``, rank from 1; ``user_ids``/``item_ids`` map indices to the ids
+    written (default: the indices themselves). The one layout of every ``--save-topk``."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(["user_id", "rank", "item_id"])
-        for u, row in enumerate(recs.tolist()):
-            for rank, item in enumerate(row, start=1):
-                writer.writerow([int(user_ids[u]), rank, int(item_ids[item])])
+        for u, row in enumerate(lists.tolist()):
+            user = u if user_ids is None else int(user_ids[u])
+            writer.writerows((user, rank, item if item_ids is None else int(item_ids[item]))
+                             for rank, item in enumerate(row, start=1))
+
+
+def save_topk(model, ml, path, k: int = 50) -> None:
+    """Write every user's top-``k`` (training items masked) as ``user_id,rank,item_id`` in
+    original MovieLens ids (:func:`write_topk`)."""
+    write_topk(model.recommend(k=k), path, ml.users["user_id"].to_numpy(),
+               ml.items["item_id"].to_numpy())
 
 
 def _topk_paths(path, names) -> dict:

@@ -285,17 +285,10 @@ def top_k_lists(model, k: int = 50, block: int = 1024) -> torch.Tensor:
 
 def save_topk(model, path, k: int = 50) -> None:
     """Write every user's top-``k`` as CSV ``user_id,rank,item_id`` with the 0-based ids of
-    Gowalla's ``test.txt`` (the header and layout of ``gnnedu bench --save-topk``)."""
-    import csv
+    Gowalla's ``test.txt`` (``gnnedu.bench.write_topk``, the layout of every ``--save-topk``)."""
+    from gnnedu.bench import write_topk
 
-    lists = top_k_lists(model, k)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(["user_id", "rank", "item_id"])
-        for user, row in enumerate(lists.tolist()):
-            writer.writerows((user, rank, item) for rank, item in enumerate(row, start=1))
+    write_topk(top_k_lists(model, k), path)
 
 
 # ---------------------------------------------------------------------------------------------
