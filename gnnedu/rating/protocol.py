@@ -51,7 +51,6 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import torch
 
@@ -331,10 +330,11 @@ def results_table(results: dict, metrics=("rmse", "mae"), order=None) -> pd.Data
 
 def paired_comparison(results: dict, a: str, b: str, metric: str = "rmse", splits=None) -> dict:
     """Is model ``a``'s ``metric`` different from ``b``'s? Pairs are the (split, seed) runs
-    both have (``splits``: restrict, e.g. ``["u1"]``). Returns ``n``, ``mean_a``, ``mean_b``,
-    ``mean_diff`` (a - b), ``wins`` (pairs with a < b: lower error), ``t_p`` (paired t-test) and
+    both have (``splits``: restrict, e.g. ``["u1"]``), compared with
+    ``gnnedu.experiment.paired_test``. Returns ``n``, ``mean_a``, ``mean_b``, ``mean_diff``
+    (a - b), ``wins`` (pairs with a < b: lower error), ``t_p`` (paired t-test) and
     ``wilcoxon_p`` (signed-rank test), both two-sided."""
-    from scipy import stats
+    from gnnedu.experiment import paired_test
 
     def by_pair(key):
         return {(r["split"], r["seed"]): float(r[metric]) for r in results["runs"]
@@ -345,18 +345,16 @@ def paired_comparison(results: dict, a: str, b: str, metric: str = "rmse", split
     if len(pairs) < 2:
         raise ValueError(f"{a} and {b} share {len(pairs)} (split, seed) runs; a paired test "
                          "needs at least two")
-    xa = np.array([ra[p] for p in pairs])
-    xb = np.array([rb[p] for p in pairs])
-    diff = xa - xb
-    out = {"metric": metric, "n": len(pairs), "mean_a": float(xa.mean()),
-           "mean_b": float(xb.mean()), "mean_diff": float(diff.mean()),
-           "wins": int((diff < 0).sum())}
-    if np.allclose(diff, diff[0]):
-        out["t_p"] = out["wilcoxon_p"] = 1.0 if diff[0] == 0 else 0.0
-    else:
-        out["t_p"] = float(stats.ttest_rel(xa, xb).pvalue)
-        out["wilcoxon_p"] = float(stats.wilcoxon(xa, xb).pvalue)
-    return out
+
+    def rows(values):  # one paired unit per (split, seed), numbered as paired_test's "seeds"
+        return [{"seed": n, metric: values[pair]} for n, pair in enumerate(pairs)]
+
+    t_test = paired_test(rows(ra), rows(rb), metric, method="t")
+    wilcoxon = paired_test(rows(ra), rows(rb), metric, method="wilcoxon")
+    return {"metric": metric, "n": t_test["n"], "mean_a": t_test["mean_a"],
+            "mean_b": t_test["mean_b"], "mean_diff": t_test["mean_diff"],
+            "wins": sum(ra[pair] < rb[pair] for pair in pairs),
+            "t_p": t_test["p_value"], "wilcoxon_p": wilcoxon["p_value"]}
 
 
 # ---------------------------------------------------------------------------------------------
