@@ -842,9 +842,10 @@ def paired_test(results: dict, a: str, b: str, setting=None, metric: str = "reca
                 ) -> dict:
     """Paired t-test over seeds of model ``a`` against model ``b`` (keys or display names) at
     one ``setting`` (view, k or density): the same seeds, hence the same splits and
-    tie-breaking keys. Returns ``{"a", "b", "setting", "seeds", "mean_a", "mean_b", "diff",
-    "diff_std", "t", "p", "wins"}`` (``p`` two-sided; ``wins``: seeds where a > b)."""
-    from scipy import stats
+    tie-breaking keys (``gnnedu.experiment.paired_test`` on the rows of ``results``). Returns
+    ``{"a", "b", "setting", "seeds", "mean_a", "mean_b", "diff", "diff_std", "t", "p", "wins"}``
+    (``p`` two-sided; ``wins``: seeds where a > b)."""
+    from gnnedu.experiment import paired_test as experiment_paired_test
 
     column = SETTING_COLUMN[results["protocol"]["name"]]
     frame = runs_frame(results)
@@ -861,13 +862,14 @@ def paired_test(results: dict, a: str, b: str, setting=None, metric: str = "reca
     seeds = sorted(set(x.index) & set(y.index))
     if len(seeds) < 2:
         raise ValueError(f"a paired test needs 2 or more common seeds, got {seeds}")
-    x, y = x.loc[seeds].to_numpy(), y.loc[seeds].to_numpy()
-    test = stats.ttest_rel(x, y)
-    d = x - y
-    return {"a": a, "b": b, "setting": setting, "seeds": seeds, "mean_a": float(x.mean()),
-            "mean_b": float(y.mean()), "diff": float(d.mean()),
-            "diff_std": float(d.std(ddof=1)), "t": float(test.statistic),
-            "p": float(test.pvalue), "wins": int((d > 0).sum())}
+
+    def rows(values):
+        return [{"seed": seed, metric: float(values.loc[seed])} for seed in seeds]
+
+    test = experiment_paired_test(rows(x), rows(y), metric, method="t")
+    return {"a": a, "b": b, "setting": setting, "seeds": seeds, "mean_a": test["mean_a"],
+            "mean_b": test["mean_b"], "diff": test["mean_diff"], "diff_std": test["std_diff"],
+            "t": test["statistic"], "p": test["p_value"], "wins": test["wins"]}
 
 
 def chance_test(results: dict, model: str, metric: str = "recall@20") -> dict:
