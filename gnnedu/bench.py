@@ -78,7 +78,7 @@ def run_benchmark(models=DEFAULT_MODELS, split: str = "random", seeds=DEFAULT_SE
                   topk_path=None, topk: int = 50) -> dict:
     """Fit and evaluate every model for every seed; see the module docstring."""
     from gnnedu import setup_notebook
-    from gnnedu.data import load_movielens, load_split
+    from gnnedu.data import implicit, load_movielens, load_split
     from gnnedu.models import make_model
 
     models = [m.lower() for m in models]
@@ -86,6 +86,7 @@ def run_benchmark(models=DEFAULT_MODELS, split: str = "random", seeds=DEFAULT_SE
         make_model(name)  # fail early on an unknown name
     if ml is None:
         ml = load_movielens(progress=progress)
+    implicit(ml.ratings, threshold)  # fail early (before the progress bar) on a bad threshold
     topk_files = _topk_paths(topk_path, models) if topk_path else {}
     runs = []
     bar = None

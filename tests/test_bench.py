@@ -118,6 +118,10 @@ def test_threshold_above_every_rating_is_a_usage_error(ml, tmp_path, capsys):
     assert "threshold" in line and re.search(r"\b7(\.0)?\b", line), line
     assert re.search(r"\b1\b.*\b5\b", line), line            # the ratings' range, 1 to 5
     assert not list(tmp_path.iterdir())                        # no results written
+    # with the progress bar on, the check still comes first: no bar is drawn before the error
+    assert bench.main(["--threshold", "7", "--models", "popularity", "--seeds", "0",
+                       "--out", str(tmp_path / "o")]) == 2
+    assert "bench:" not in capsys.readouterr().err
 
 
 def test_gnnedu_data_pointing_to_a_file_is_a_data_error(tmp_path, monkeypatch, capsys):
