@@ -10,10 +10,13 @@ resumes where it stopped (``--fresh`` starts a part again)::
     python -m gnnedu.scale tune         # validation choices: filters, EASE's lambda, BPR-MF
     python -m gnnedu.scale models       # Popularity, GF-CF, BSPM, BPR-MF -> models.json
     python -m gnnedu.scale ease         # EASE on item subsamples, extrapolated -> ease.json
+                                        # (--ease-full: and on all items, about 7 GB)
     python -m gnnedu.scale costs        # cost growth on nested subsamples -> costs.json
     python -m gnnedu.scale distributed  # 1 and 2 processes with torchrun -> distributed.json
     python -m gnnedu.scale lightgcn     # the LightGCN run and its curve -> lightgcn.json
     python -m gnnedu.scale lightgcn --validation --recipe '{...}'   # -> validation/*.json
+    python -m gnnedu.scale models --only bspm-tuned   # BSPM with the validation-chosen settings
+    python -m gnnedu.scale hybrid       # tuned BSPM + LightGCN: weight on validation, test row
 
 Protocol (the LightGCN paper's): the fixed Gowalla split of ``gnnedu.data.load_gowalla``, full
 ranking over the 40,981 items with each user's training items masked, Recall@20 (hits / the
@@ -40,7 +43,8 @@ API summary
 - ``measure_costs(data, fractions, ml=None, ...)``, ``cost_slopes(rows)``,
   ``extrapolate(costs, ease, sizes=OTHER_SIZES)``: cost growth and the sizes on paper.
 - ``measure_distributed(nprocs=(1, 2), runs=DISTRIBUTED_RUNS)``: ``torchrun`` timings.
-- ``tune_filters(data)``, ``tune_ease(data)``, ``tune_mf(data)``, ``validation_split(data)``.
+- ``tune_filters(data)``, ``tune_ease(data)``, ``tune_mf(data)``, ``validation_split(data)``;
+  ``tuned_filter()``: the settings the filter search chose; ``tune_hybrid``, ``run_hybrid``.
 - ``plot_responses()``, ``plot_curves(runs, ...)``, ``plot_costs(costs, ease)``,
   ``final_table()``: the figures and the last table of notebook 11.
 - ``bench_main(args, argv)``: ``gnnedu bench --dataset gowalla``; ``main(argv)``: the command.
@@ -193,19 +197,20 @@ def run_lightgcn(data, seed: int = 0, recipe: dict | None = None, validation: bo
 # MF_CANDIDATES).
 MF_RECIPE = dict(epochs=100, batch_size=16384, lr=1e-2, lr_schedule="cosine", reg=1e-4,
                  num_neg=1, neg_candidates=8)
-# Models that `gnnedu bench --dataset gowalla` runs, and their constructor arguments; the
-# filters keep their published settings (gnnedu.filters).
+# Models that `gnnedu bench --dataset gowalla` runs; the filters keep their published settings
+# (gnnedu.filters).
 GOWALLA_MODELS = ("popularity", "mf", "gfcf", "bspm", "lightgcn", "ease")
 QUICK_MODELS = ("popularity", "gfcf", "bspm")  # the default of the bench: minutes, not hours
-MODEL_KWARGS: dict = {}
+TUNED_BSPM = "bspm-tuned"   # BSPM with the settings tune_filters chose (models --only bspm-tuned)
 
 
-def _gowalla_factory(name: str):
-    """Builds the model; its ``fit`` records its CPU seconds in ``model.fit_cpu_seconds``."""
+def _gowalla_factory(name: str, kwargs: dict | None = None):
+    """Builds the model (``kwargs``: its constructor's arguments); its ``fit`` records its CPU
+    seconds in ``model.fit_cpu_seconds``."""
     from gnnedu.models import make_model
 
     def build():
-        model = make_model(name, **MODEL_KWARGS.get(name, {}))
+        model = make_model("bspm" if name == TUNED_BSPM else name, **(kwargs or {}))
         fit = model.fit
 
         def timed_fit(*args, **kwargs):
@@ -245,7 +250,13 @@ def run_model(name: str, data, seed: int = 0, threads: int = 1, device: str = "c
     from gnnedu.models import EmbeddingRecommender
 
     setup_notebook(seed=seed, threads=threads)
-    factory = _gowalla_factory(name)
+    settings = None
+    if name == TUNED_BSPM:
+        settings = tuned_filter()
+        if settings is None:
+            raise ValueError("tune.json has no filter search yet: run "
+                             "python -m gnnedu.scale tune --only filters first")
+    factory = _gowalla_factory(name, settings)
     options = mf_recipe() if name == "mf" else {}
     if epochs and name == "mf":
         options["epochs"] = epochs
@@ -258,6 +269,8 @@ def run_model(name: str, data, seed: int = 0, threads: int = 1, device: str = "c
                              seed, fit_options=options)
     row.update(key=name, train_cpu_seconds=model.fit_cpu_seconds, total_cpu_seconds=clock.cpu,
                threads=threads, device=device)
+    if settings is not None:
+        row.update(model="BSPM, tuned on validation", settings=settings)
     if topk_path is not None:
         save_topk(model, topk_path, topk)
     return row
@@ -311,18 +324,31 @@ def ease_item_matrix(r, lam: float):
     import numpy as np
     from scipy.linalg import lapack
 
-    g = (r.T @ r).toarray().astype(np.float32)
+    g = (r.T @ r).astype(np.float32).toarray()   # the only dense I x I array
     g[np.diag_indices_from(g)] += lam
     g, info = lapack.spotrf(g, lower=1, overwrite_a=1, clean=0)
     if info != 0:
         raise ValueError(f"EASE: R^T R + lam I is not positive definite (LAPACK info {info})")
     g, info = lapack.spotri(g, lower=1, overwrite_c=1)
-    lower = np.tril_indices_from(g, -1)
-    g.T[lower] = g[lower]                      # spotri fills one triangle: mirror it
+    _mirror_lower(g)                           # spotri fills one triangle
     diag = g.diagonal().copy()
     g /= -diag[None, :]                        # B_ij = -P_ij / P_jj
     g[np.diag_indices_from(g)] = 0.0
     return g
+
+
+def _mirror_lower(g, block: int = 1024) -> None:
+    """Copy the lower triangle of the square array ``g`` onto its upper triangle, in place and
+    in blocks of rows (index arrays of the whole triangle would take twice g's memory)."""
+    import numpy as np
+
+    n = g.shape[0]
+    for lo in range(0, n, block):
+        hi = min(lo + block, n)
+        g[lo:hi, hi:] = g[hi:, lo:hi].T               # right of the diagonal block
+        corner = g[lo:hi, lo:hi]
+        upper = np.triu_indices(hi - lo, 1)
+        corner[upper] = corner.T[upper]               # inside the diagonal block
 
 
 def _ease_scores_eval(r, b, test, k: int = K, block: int = 2048) -> dict:
@@ -343,34 +369,43 @@ def _ease_scores_eval(r, b, test, k: int = K, block: int = 2048) -> dict:
                     batch_size=block)
 
 
+def _ease_row(data, fraction: float, lam: float, seed: int = 0) -> dict:
+    """EASE fitted on the ``fraction`` item subsample (all items at 1.0) and evaluated on its
+    test pairs: size, fit time (wall, CPU), peak memory, Recall/NDCG@20."""
+    import scipy.sparse as sp
+
+    sub = data if fraction >= 1.0 else data.subsample(fraction, seed=seed, by="items")
+    r = sp.csr_matrix(
+        (torch.ones(len(sub.train)).numpy(), (sub.train["user"], sub.train["item"])),
+        shape=(sub.num_users, sub.num_items), dtype="float32")
+    with PeakMemory() as mem, Clock() as clock:
+        b = ease_item_matrix(r, lam)
+    with Clock() as eval_clock:
+        metrics = _ease_scores_eval(r, b, sub.test)
+    del b
+    return {"fraction": fraction, "items": sub.num_items, "users": sub.num_users,
+            "interactions": len(sub.train), "fit_seconds": clock.wall,
+            "fit_cpu_seconds": clock.cpu, "peak_mem_mb": mem.mb,
+            "eval_seconds": eval_clock.wall, "eval_cpu_seconds": eval_clock.cpu,
+            "recall@20": metrics["recall@20"], "ndcg@20": metrics["ndcg@20"]}
+
+
 def run_ease(data, fractions=EASE_FRACTIONS, lam: float = EASE_LAMBDA, seed: int = 0,
-             threads: int = 1) -> dict:
+             threads: int = 1, measure_full: bool = False) -> dict:
     """EASE on nested item subsamples of Gowalla: fit time (wall, CPU), peak memory and test
-    accuracy of each, and the fitted power laws extrapolated to the whole catalogue.
+    accuracy of each, and the fitted power laws extrapolated to the whole catalogue; with
+    ``measure_full``, also EASE on all the items (about 7 GB: one 40,981 x 40,981 float32
+    matrix), to set against the extrapolation.
 
     Returns ``{"lambda", "rows": [{"fraction", "items", "users", "interactions",
     "fit_seconds", "fit_cpu_seconds", "peak_mem_mb", "recall@20", "ndcg@20"}...],
-    "fit": {"time_slope", "memory_slope", ...}, "full": {prediction for all items}}``.
+    "fit": {"time_slope", "memory_slope", ...}, "full": {prediction for all items},
+    "measured_full": a row for all the items, or None}``.
     """
-    import scipy.sparse as sp
-
     from gnnedu import setup_notebook
 
     setup_notebook(seed=seed, threads=threads)
-    rows = []
-    for fraction in fractions:
-        sub = data.subsample(fraction, seed=seed, by="items")
-        r = sp.csr_matrix(
-            (torch.ones(len(sub.train)).numpy(), (sub.train["user"], sub.train["item"])),
-            shape=(sub.num_users, sub.num_items), dtype="float32")
-        with PeakMemory() as mem, Clock() as clock:
-            b = ease_item_matrix(r, lam)
-        metrics = _ease_scores_eval(r, b, sub.test)
-        del b
-        rows.append({"fraction": fraction, "items": sub.num_items, "users": sub.num_users,
-                     "interactions": len(sub.train), "fit_seconds": clock.wall,
-                     "fit_cpu_seconds": clock.cpu, "peak_mem_mb": mem.mb,
-                     "recall@20": metrics["recall@20"], "ndcg@20": metrics["ndcg@20"]})
+    rows = [_ease_row(data, fraction, lam, seed) for fraction in fractions]
     items = [row["items"] for row in rows]
     time_fit = power_law(items, [row["fit_cpu_seconds"] for row in rows])
     mem_fit = power_law(items, [row["peak_mem_mb"] for row in rows])
@@ -381,6 +416,7 @@ def run_ease(data, fractions=EASE_FRACTIONS, lam: float = EASE_LAMBDA, seed: int
         "full": {"items": full, "fit_cpu_seconds": predict(time_fit, full),
                  "peak_mem_mb": predict(mem_fit, full),
                  "matrix_mb": FLOAT32_BYTES * full ** 2 / 2 ** 20},
+        "measured_full": _ease_row(data, 1.0, lam, seed) if measure_full else None,
         "environment": machine_info(),
     }
 
@@ -841,6 +877,14 @@ def mf_recipe(path=None) -> dict:
             "stop_epoch": int(best["best_epoch"])}
 
 
+def tuned_filter(path=None) -> dict | None:
+    """BSPM's settings chosen by ``tune_filters`` on the validation slice (``tune.json``), or
+    None when the file holds no filter search yet."""
+    path = Path(path) if path is not None else RESULTS / "tune.json"
+    tuned = json.loads(path.read_text()).get("filters") if path.exists() else None
+    return dict(tuned["best"]) if tuned else None
+
+
 def validation_split(data, seed: int = 0):
     """``(fit, val)``: 10 % of each user's training items held out (``carve_validation``)."""
     from gnnedu.train import carve_validation
@@ -1142,7 +1186,7 @@ def _recipe_name(recipe: dict) -> str:
     return "_".join(f"{k}{v}" for k, v in sorted(recipe.items())).replace(".", "p")
 
 
-PARTS = ("tune", "models", "ease", "costs", "distributed", "lightgcn")
+PARTS = ("tune", "models", "ease", "costs", "distributed", "lightgcn", "hybrid")
 
 
 def _update(path, key, value) -> dict:
@@ -1151,6 +1195,41 @@ def _update(path, key, value) -> dict:
     record[key] = value
     save_json(record, path)
     return record
+
+
+def _hybrid_part(data, seed: int = 0) -> int:
+    """``python -m gnnedu.scale hybrid``: choose the weight on the validation slice (tuned BSPM
+    + the validation run of LIGHTGCN_RECIPE), then one test row in models.json (key "hybrid")
+    with the final LightGCN run of the same recipe."""
+    import sys
+
+    settings = tuned_filter()
+    val_checkpoint = _checkpoint_of(LIGHTGCN_RECIPE, seed, validation=True)
+    test_checkpoint = _checkpoint_of(LIGHTGCN_RECIPE, seed, validation=False)
+    missing = [(what, how) for what, how, ok in (
+        ("the filter search", "tune --only filters", settings is not None),
+        ("the validation LightGCN run", "lightgcn --validation", val_checkpoint.exists()),
+        ("the LightGCN run", "lightgcn", test_checkpoint.exists())) if not ok]
+    if missing:
+        for what, how in missing:
+            print(f"gnnedu.scale hybrid: {what} is missing; run python -m gnnedu.scale {how}",
+                  file=sys.stderr)
+        return 1
+    path = RESULTS / "tune.json"
+    tuned = json.loads(path.read_text())
+    if tuned.get("hybrid", {}).get("filter") != settings:
+        tuned = _update(path, "hybrid", tune_hybrid(data, settings, val_checkpoint))
+    weight = tuned["hybrid"]["best"]
+    row = run_hybrid(data, settings, weight, test_checkpoint, seed)
+    record = json.loads((RESULTS / "models.json").read_text())
+    runs = [r for r in record["runs"] if not (r["key"] == "hybrid" and r["seed"] == seed)]
+    from gnnedu.experiment import summarize
+
+    record.update(runs=runs + [row], summary=summarize(runs + [row]))
+    save_json(record, RESULTS / "models.json")
+    print(f"BSPM + LightGCN (weight {weight:g}): Recall@20 {row['recall@20']:.4f}  "
+          f"NDCG@20 {row['ndcg@20']:.4f}")
+    return 0
 
 
 def run_models_file(data, names, path, seed: int = 0, threads: int = 1, fresh: bool = False,
@@ -1190,6 +1269,8 @@ def main(argv=None) -> int:
     parser.add_argument("--only", default=None,
                         help="tune: filters, mf or ease; models: comma-separated model keys")
     parser.add_argument("--fresh", action="store_true", help="ignore what the files hold")
+    parser.add_argument("--ease-full", action="store_true",
+                        help="ease: also fit EASE on all the items (about 7 GB of memory)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--seed", type=int, default=0)
@@ -1221,7 +1302,8 @@ def main(argv=None) -> int:
         if tuned.exists() and "ease" in json.loads(tuned.read_text()):
             lam = json.loads(tuned.read_text())["ease"]["best"]
         if args.fresh or not path.exists():
-            save_json(run_ease(data, lam=lam, threads=args.threads), path)
+            save_json(run_ease(data, lam=lam, threads=args.threads,
+                               measure_full=args.ease_full), path)
     if "costs" in parts:
         ml = load_movielens(args.data, progress=progress)
         measure_costs(data, ml=ml, threads=args.threads, out=RESULTS / "costs.json",
@@ -1230,6 +1312,8 @@ def main(argv=None) -> int:
         path = RESULTS / "distributed.json"
         if args.fresh or not path.exists():
             measure_distributed(data=args.data, out=path)
+    if "hybrid" in parts:
+        return _hybrid_part(data, args.seed)
     if "lightgcn" in parts:
         recipe = json.loads(args.recipe) if args.recipe else dict(LIGHTGCN_RECIPE)
         out = args.out or (RESULTS / "validation" / f"lightgcn_{_recipe_name(recipe)}.json"

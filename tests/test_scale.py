@@ -73,6 +73,16 @@ def test_ease_in_place_matches_the_reference_implementation():
     assert np.all(np.diag(ours) == 0)
 
 
+@pytest.mark.parametrize("block", [1, 7, 25, 1024])
+def test_mirror_lower_gives_the_symmetric_matrix(block):
+    rng = np.random.default_rng(0)
+    full = rng.standard_normal((25, 25)).astype(np.float32)
+    full = full + full.T
+    g = np.tril(full) + np.triu(rng.standard_normal((25, 25)).astype(np.float32), 1)  # junk above
+    scale._mirror_lower(g, block=block)
+    np.testing.assert_array_equal(g, full)
+
+
 @pytest.mark.parametrize("argv,message", [
     (["--split", "u1"], "--split is a MovieLens option"),
     (["--threshold", "4"], "--threshold is a MovieLens option"),
@@ -230,3 +240,51 @@ def test_mf_recipe_follows_the_validation_choice(tmp_path):
     recipe = scale.mf_recipe(tmp_path / "tune.json")
     assert recipe["stop_epoch"] == 10 and recipe["epochs"] == scale.MF_RECIPE["epochs"]
     assert recipe["neg_candidates"] == 8 and "recall@20" not in recipe
+
+
+def test_tuned_bspm_uses_the_settings_the_search_chose(gowalla, tmp_path, monkeypatch):
+    assert scale.tuned_filter(tmp_path / "none.json") is None
+    monkeypatch.setattr(scale, "RESULTS", tmp_path)
+    small = gowalla.subsample(0.01)
+    with pytest.raises(ValueError, match="tune --only filters"):
+        scale.run_model(scale.TUNED_BSPM, small)
+    best = dict(k=16, beta=0.1, sharpen_time=1.5)
+    (tmp_path / "tune.json").write_text(json.dumps({"filters": {"trials": [], "best": best}}))
+    assert scale.tuned_filter() == best
+    row = scale.run_model(scale.TUNED_BSPM, small)
+    from gnnedu.filters import BSPM
+    from gnnedu.metrics import evaluate
+
+    graph = build_graph(small.train, small.num_users, small.num_items)
+    direct = evaluate(BSPM(**best).fit(graph), graph, small.test, ks=(20,))
+    published = evaluate(BSPM(k=16).fit(graph), graph, small.test, ks=(20,))
+    assert row["key"] == scale.TUNED_BSPM and row["settings"] == best
+    assert row["recall@20"] == pytest.approx(direct["recall@20"])
+    assert direct["recall@20"] != published["recall@20"]   # the settings made a difference
+
+
+def test_hybrid_part_names_what_is_missing(gowalla, tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(scale, "RESULTS", tmp_path)
+    monkeypatch.setattr(scale, "_checkpoint_dir", lambda: tmp_path / "runs")
+    assert scale._hybrid_part(gowalla) == 1
+    err = capsys.readouterr().err
+    assert "tune --only filters" in err and "lightgcn --validation" in err
+    assert "run python -m gnnedu.scale lightgcn\n" in err
+
+
+def test_run_ease_measures_subsamples_and_the_whole_catalogue(gowalla):
+    import scipy.sparse as sp
+
+    small = gowalla.subsample(0.05, by="items").subsample(0.2)   # about 2,000 items
+    out = scale.run_ease(small, fractions=(0.25, 0.5), lam=50.0, measure_full=True)
+    assert [row["fraction"] for row in out["rows"]] == [0.25, 0.5]
+    assert out["rows"][0]["items"] < out["rows"][1]["items"] < small.num_items
+    full = out["measured_full"]
+    assert full["items"] == small.num_items and full["interactions"] == len(small.train)
+    assert full["peak_mem_mb"] > 0 and full["fit_cpu_seconds"] > 0
+    r = sp.csr_matrix((np.ones(len(small.train), "float32"),
+                       (small.train["user"], small.train["item"])),
+                      shape=(small.num_users, small.num_items))
+    direct = scale._ease_scores_eval(r, scale.ease_item_matrix(r, 50.0), small.test)
+    assert full["recall@20"] == direct["recall@20"] and full["ndcg@20"] == direct["ndcg@20"]
+    assert scale.run_ease(small, fractions=(0.25, 0.5), lam=50.0)["measured_full"] is None
