@@ -45,6 +45,7 @@ NOTEBOOKS = {
     8: "08_exploring_recommendations.ipynb",
     9: "09_where_graphs_help.ipynb",
     10: "10_predicting_ratings.ipynb",
+    11: "11_scaling_up.ipynb",
 }
 
 # Installed CJK fonts tried first, in this order (simplified Chinese first): Debian/Ubuntu's
@@ -74,7 +75,7 @@ class Term:
         english: the term as the notebooks write it.
         chinese: the article's Chinese term (or the usual translation when ``article`` is "").
         definition: a plain definition, in the notation of ``notebooks/notation.md``.
-        notebook: the notebook (0-10) that introduces it; None for terms only the article uses.
+        notebook: the notebook (0-11) that introduces it; None for terms only the article uses.
         article: the article's section that uses ``chinese`` ("4.1"), or "" if it does not.
         pattern: a case-insensitive regular expression that finds the term in the notebook's
             text (defaults to ``english``).
@@ -538,6 +539,46 @@ TERMS: tuple[Term, ...] = (
       "Graph convolutional matrix completion ([van den Berg et al. "
       "2017](references.md#vandenberg2017)): a graph autoencoder with one edge type per rating "
       "level and a bilinear decoder with a softmax over the levels.", 10, "", r"GC-MC"),
+    # -- 11 --
+    T("graph filter", "图滤波器",
+      "A function $h$ applied to the eigenvalues of a graph matrix: the part of a signal along "
+      "each eigenvector is multiplied by that eigenvector's gain. LightGCN's layer combination "
+      "$\\sum_k \\alpha_k \\hat A^k$ is one, a polynomial in $\\hat A$.", 11, "",
+      r"graph filter"),
+    T("frequency response", "频率响应",
+      "A graph filter's gain as a function of the eigenvalue: $h(\\mu) = \\sum_{k=0}^{L} "
+      "\\alpha_k \\mu^k$ for LightGCN over $\\hat A$, $h(\\lambda)$ over the item graph "
+      "$\\hat P$. Eigenvalues near 1 are the smooth, low frequencies.", 11, "",
+      r"frequency response"),
+    T("ideal low-pass filter", "理想低通滤波器",
+      "Gain 1 on the $k$ eigenvectors of $\\hat P = \\hat R^\\top \\hat R$ with the "
+      "largest eigenvalues $\\lambda$ (the smoothest) and 0 on all the others; computed from "
+      "the top $k$ right singular vectors of $\\hat R$.", 11, "", r"low-pass"),
+    T("training-free filter (GF-CF, BSPM)", "免训练图滤波器",
+      "Scores user $u$ by filtering the row $r_u$ of $R$ directly, $s_u = r_u\\, h(\\hat P)$, "
+      "with no embeddings and no gradient steps. GF-CF ([Shen et al. "
+      "2021](references.md#shen2021)) adds an ideal low-pass to the linear filter "
+      "$h(\\lambda) = \\lambda$; BSPM ([Choi et al. 2023](references.md#choi2023)) blurs, adds "
+      "a low-pass and sharpens.", 11, "", r"training-free"),
+    T("hard negative", "困难负样本",
+      "A negative chosen to be difficult: for each positive, the item the current model scores "
+      "highest among a few random items the user has not interacted with (8 in notebook 11), "
+      "used as the $j$ of the BPR triple instead of a uniform draw.", 11, "", r"hard negative"),
+    T("data parallelism", "数据并行",
+      "Every process holds a full copy of the model and computes the gradient of its own slice "
+      "of the batch; the gradients are averaged (an all-reduce, PyTorch's DDP) before every "
+      "step, so that $N$ processes can train the same model as one.", 11, "5.5",
+      r"data[- ]parallel"),
+    T("distributed training", "分布式训练",
+      "Training one model with several processes or machines that exchange gradients, "
+      "parameters or parts of the graph (`torch.distributed`, started by `torchrun`). Data "
+      "parallelism is one form; spreading graph partitions or the embedding table over "
+      "machines are others.", 11, "6.4.2", r"distributed training"),
+    T("growth exponent (power law)", "幂律增长指数",
+      "The slope $s$ of a power law $\\text{cost} \\approx c\\,\\lvert E\\rvert^{s}$ in the "
+      "number of training interactions, a straight line on log-log axes: 1 is linear growth, "
+      "2 quadratic. Where a fixed cost still dominates, the fitted $s$ understates later "
+      "growth.", 11, "", r"growth exponent"),
     # -- only in the article --
     T("edge representation", "边表示",
       "A vector attached to an edge (strength or type of an interaction). No model in "
@@ -555,9 +596,6 @@ TERMS: tuple[Term, ...] = (
     T("generalisation", "泛化能力",
       "How well a model does on data it was not trained on: what validation and test scores "
       "estimate.", None, "3.2"),
-    T("data parallelism", "数据并行",
-      "Splitting each batch across several devices that hold copies of the model, then "
-      "averaging their gradients.", None, "5.5"),
 )
 del T
 
@@ -602,7 +640,7 @@ def markdown_table(terms: Sequence[Term] = TERMS) -> str:
 
 
 def terms_by_notebook(terms: Sequence[Term] = TERMS) -> dict[int, list[Term]]:
-    """``{notebook: [terms introduced there]}`` for notebooks 0-10, in the order of ``terms``."""
+    """``{notebook: [terms introduced there]}`` for notebooks 0-11, in the order of ``terms``."""
     out: dict[int, list[Term]] = {n: [] for n in NOTEBOOKS}
     for t in terms:
         if t.notebook is not None:
@@ -731,7 +769,7 @@ SHORT_TITLES = {  # column headings of the term map
     0: "welcome", 1: "recommendation\nas a graph", 2: "convolution\nby hand",
     3: "message-passing\nexplorer", 4: "GCN\non Cora", 5: "MovieLens\nas a graph",
     6: "evaluating\nrecommendations", 7: "GCN\nrecommendation", 8: "exploring\nrecommendations",
-    9: "where graphs\nhelp", 10: "predicting\nratings",
+    9: "where graphs\nhelp", 10: "predicting\nratings", 11: "scaling\nup",
 }
 
 
