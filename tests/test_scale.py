@@ -214,6 +214,14 @@ def test_final_table_reads_the_files_present(tmp_path, monkeypatch):
     assert table.loc["EASE", "train CPU min"] == pytest.approx(10.0)
     assert "from 2 item subsamples" in table.loc["EASE", "how"]
     assert len([m for m in table.index if "published" in str(table.loc[m, "how"])]) == 3
+    measured = {"recall@20": 0.19, "ndcg@20": 0.16, "fit_cpu_seconds": 720.0,
+                "fit_seconds": 400.0, "peak_mem_mb": 6500.0}
+    (tmp_path / "ease.json").write_text(json.dumps(
+        {"rows": [{}, {}], "full": {"fit_cpu_seconds": 600.0, "peak_mem_mb": 7000.0},
+         "measured_full": measured}))
+    ease = scale.final_table().loc["EASE"]              # a measurement wins over the estimate
+    assert ease["Recall@20"] == 0.19 and ease["train CPU min"] == pytest.approx(12.0)
+    assert ease["peak MB"] == 6500.0 and ease["how"] == "measured on all items (ease.json)"
 
 
 def test_plot_costs_joins_only_the_gowalla_samples():
