@@ -686,7 +686,9 @@ def plot_curves(runs: dict, reference: float | None = None, metric: str = "recal
     if budget_minutes is not None:
         ax.axvline(budget_minutes, color="#999999", ls=":", lw=1,
                    label=f"{budget_minutes} minutes")
-    ax.set(title=title, xlabel="training time (CPU minutes, one thread)", ylabel=metric)
+    xlabel = {"train_cpu_seconds": "training time (CPU minutes)",
+              "train_seconds": "training time (wall-clock minutes)"}.get(clock, clock)
+    ax.set(title=title, xlabel=xlabel, ylabel=metric)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     return fig

@@ -296,3 +296,12 @@ def test_run_ease_measures_subsamples_and_the_whole_catalogue(gowalla):
     direct = scale._ease_scores_eval(r, scale.ease_item_matrix(r, 50.0), small.test)
     assert full["recall@20"] == direct["recall@20"] and full["ndcg@20"] == direct["ndcg@20"]
     assert scale.run_ease(small, fractions=(0.25, 0.5), lam=50.0)["measured_full"] is None
+
+
+def test_plot_curves_labels_the_clock_it_plots():
+    curve = [{"epoch": 10, "train_seconds": 120.0, "train_cpu_seconds": 60.0, "recall@20": 0.1},
+             {"epoch": 20, "train_seconds": 240.0, "train_cpu_seconds": 120.0, "recall@20": 0.2}]
+    cpu = scale.plot_curves({"run": curve}).axes[0]
+    wall = scale.plot_curves({"run": curve}, clock="train_seconds").axes[0]
+    assert "CPU" in cpu.get_xlabel() and "wall" in wall.get_xlabel()
+    assert list(wall.lines[0].get_xdata()) == [2.0, 4.0]      # minutes of the chosen clock
