@@ -48,7 +48,26 @@ def sections() -> dict[str, str]:
             f"seconds and peak MB (resident memory added during training) are means "
             f"(torch {env['torch']}, {env['threads']} thread, {env['cpus']} CPUs).")
     return {"notebook-map": notebook_map(), "results": markdown_table(results) + note,
-            "rating-results": rating_table()}
+            "rating-results": rating_table(), "gowalla-results": gowalla_table()}
+
+
+def gowalla_table() -> str:
+    """Notebook 11's last table (``gnnedu.scale.final_table``, from ``gnnedu/results/gowalla``)
+    as Markdown."""
+    import math
+
+    from gnnedu.scale import final_table
+
+    def number(value, digits):
+        return "" if value is None or math.isnan(value) else f"{value:.{digits}f}"
+
+    rows = ["| Model | Recall@20 | NDCG@20 | train CPU min | train wall min | peak MB | how |",
+            "|---|---:|---:|---:|---:|---:|---|"]
+    for model, r in final_table().iterrows():
+        rows.append(f"| {model} | {number(r['Recall@20'], 4)} | {number(r['NDCG@20'], 4)} | "
+                    f"{number(r['train CPU min'], 1)} | {number(r['train wall min'], 1)} | "
+                    f"{number(r['peak MB'], 0)} | {r['how']} |")
+    return "\n".join(rows)
 
 
 def rating_table() -> str:

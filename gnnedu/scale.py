@@ -34,7 +34,8 @@ API summary
   ``REFERENCE``: the published numbers on this split.
 - ``LIGHTGCN_RECIPE``; ``run_lightgcn(data, seed=0, recipe=None, validation=False, out=None,
   ...) -> dict``: train LightGCN with a curve of Recall/NDCG@20 against training time
-  (resumable: a checkpoint in the cache); ``validation_runs()``.
+  (resumable: a checkpoint in the cache); ``validation_runs()``; ``chosen_recipe()``, the
+  rule that chose the recipe.
 - ``run_model(name, data, seed=0, ...) -> dict``: one model through
   ``gnnedu.experiment.run_one`` (``MF_RECIPE`` for BPR-MF), with CPU seconds;
   ``top_k_lists(model, k=50)`` and ``save_topk(model, path)``: every user's top-K in blocks.
@@ -74,12 +75,12 @@ REFERENCE = {  # published results on this split (the data README lists the sour
 
 # LightGCN (3 layers, d = 64) on Gowalla. Per step the whole graph is propagated (3 sparse
 # products forward, 3 backward), whatever the batch size, so large batches make epochs cheap;
-# with them, a cosine learning-rate decay and hard negatives (the best-scoring of 8 uniform
-# draws) recover the accuracy that small batches buy with many more steps. Chosen on the
-# validation slice (python -m gnnedu.scale lightgcn --validation; VALIDATION_RUNS in
-# lightgcn.json records every recipe tried and what it reached).
-LIGHTGCN_RECIPE = dict(epochs=200, batch_size=16384, lr=1e-2, lr_schedule="cosine", reg=1e-4,
-                       num_neg=1, neg_candidates=8)
+# with them, a cosine learning-rate decay to zero and hard negatives (each the best-scoring of
+# 8 uniform draws), four per positive, recover the accuracy that small batches buy with many
+# more steps. Chosen on the validation slice by `chosen_recipe` (python -m gnnedu.scale lightgcn
+# --validation --recipe '{...}'; gnnedu/results/gowalla/validation/ holds every recipe tried).
+LIGHTGCN_RECIPE = dict(epochs=60, batch_size=16384, lr=1e-2, lr_schedule="cosine", reg=1e-3,
+                       num_neg=4, neg_candidates=8)
 CURVE_EVERY = 10  # epochs between two points of the curve
 
 
@@ -612,7 +613,10 @@ def extrapolate(costs: dict, ease: dict | None = None, sizes=None) -> list[dict]
     Gowalla (measured) then :data:`OTHER_SIZES`. Times follow the power laws fitted on the
     Gowalla subsamples (``costs["slopes"]``, per interaction; EASE per item), with the
     LightGCN epoch taken as (steps per epoch) x (seconds per step), a step growing with the
-    interactions. Memory is counted from the shapes (no fit needed)."""
+    interactions. Memory is counted from the shapes (no fit needed). EASE's fit time, when
+    ``ease`` holds a measurement on all of Gowalla's items (``measured_full``), is that
+    measurement scaled by the cube of the number of items (the inversion); else the power law
+    fitted on the item subsamples."""
     rows = [r for r in costs["rows"] if r["label"].startswith("Gowalla")]
     full = max(rows, key=lambda r: r["interactions"])
     sizes = {"Gowalla": dict(users=full["users"], items=full["items"],
@@ -637,7 +641,11 @@ def extrapolate(costs: dict, ease: dict | None = None, sizes=None) -> list[dict]
             "lightgcn_epoch_hours": steps * predict(step, edges) / 3600,
             "evaluation_hours": predict(evaluation, users * items) / 3600,
         }
-        if ease is not None:
+        measured = (ease or {}).get("measured_full")
+        if measured:
+            row["ease_fit_hours"] = (measured["fit_cpu_seconds"]
+                                     * (items / measured["items"]) ** 3 / 3600)
+        elif ease is not None:
             row["ease_fit_hours"] = predict(ease["fit"]["time"], items) / 3600
         out.append(row)
     return out
@@ -749,8 +757,10 @@ def _recipe_label(recipe: dict) -> str:
                  f"{recipe['neg_candidates']})" if recipe.get("neg_candidates", 1) > 1
                  else "uniform negatives")
     schedule = "cosine" if recipe.get("lr_schedule") == "cosine" else "constant"
+    per_positive = recipe.get("num_neg", 1)
     return (f"batch {recipe['batch_size']:,}, lr {recipe['lr']:g} {schedule}, "
-            f"{recipe['epochs']} epochs, {negatives}")
+            f"{recipe['epochs']} epochs, L2 {recipe.get('reg', 0):g}, {per_positive} x "
+            f"{negatives}")
 
 
 def validation_runs() -> dict:
@@ -761,6 +771,19 @@ def validation_runs() -> dict:
         record = json.loads(path.read_text())
         out[_recipe_label(record["recipe"])] = record
     return out
+
+
+def chosen_recipe(runs: dict | None = None) -> dict:
+    """The rule that chose :data:`LIGHTGCN_RECIPE`: among the validation runs that finished
+    their schedule (``validation_runs()``), the one whose last epoch has the highest Recall@20.
+    The last epoch, not the best one: the test run trains the same schedule to its end."""
+    runs = validation_runs() if runs is None else runs
+    finished = [r for r in runs.values() if r["curve"]
+                and r["curve"][-1]["epoch"] == r["recipe"]["epochs"]]
+    if not finished:
+        raise ValueError("no finished validation run: python -m gnnedu.scale lightgcn "
+                         "--validation --recipe '{...}'")
+    return dict(max(finished, key=lambda r: r["curve"][-1][f"recall@{K}"])["recipe"])
 
 
 def final_table():
@@ -780,7 +803,9 @@ def final_table():
                      "NDCG@20": row["ndcg@20"],
                      "train CPU min": row.get("train_cpu_seconds", row["train_seconds"]) / 60,
                      "train wall min": row["train_seconds"] / 60,
-                     "peak MB": row["peak_mem_mb"], "how": "measured (models.json)"})
+                     "peak MB": row["peak_mem_mb"],
+                     "how": "; ".join(["measured (models.json)"] + (
+                         [row["note"]] if row.get("note") else []))})
     if (RESULTS / "lightgcn.json").exists():
         lightgcn = load("lightgcn")
         last = lightgcn["curve"][-1] if lightgcn.get("curve") else {}

@@ -58,6 +58,11 @@ def test_extrapolate_counts_memory_and_follows_the_laws():
     assert big["evaluation_hours"] == pytest.approx(1e-8 * 4e7 / 3600, rel=1e-6)
     assert big["ease_fit_hours"] == pytest.approx(10 ** (-9 + 3 * math.log10(4000)) / 3600)
     assert out["Gowalla"]["interactions"] == 1_000_000
+    # with a measurement on all items, EASE scales from it by the cube of the items
+    ease["measured_full"] = {"items": 2000, "fit_cpu_seconds": 360.0}
+    big = scale.extrapolate(costs, ease, sizes={"big": dict(
+        users=10_000, items=4000, interactions=10_000_000)})[-1]
+    assert big["ease_fit_hours"] == pytest.approx(360.0 * 8 / 3600)
     slopes = scale.cost_slopes(rows)
     assert slopes["eval_cpu_seconds"]["slope"] == pytest.approx(math.log10(20) / 1)
 
@@ -191,7 +196,8 @@ def test_final_table_reads_the_files_present(tmp_path, monkeypatch):
     monkeypatch.setattr(scale, "RESULTS", tmp_path)
     run = {"model": "GF-CF", "recall@20": 0.18, "ndcg@20": 0.15, "train_seconds": 120.0,
            "train_cpu_seconds": 60.0, "peak_mem_mb": 400.0}
-    (tmp_path / "models.json").write_text(json.dumps({"runs": [run]}))
+    hybrid = {**run, "model": "BSPM + LightGCN", "note": "fit = BSPM's SVD"}
+    (tmp_path / "models.json").write_text(json.dumps({"runs": [run, hybrid]}))
     curve = [{"epoch": 10, "train_seconds": 100.0, "train_cpu_seconds": 50.0,
               "recall@20": 0.17, "ndcg@20": 0.14},
              {"epoch": 20, "train_seconds": 200.0, "train_cpu_seconds": 90.0,
@@ -205,6 +211,8 @@ def test_final_table_reads_the_files_present(tmp_path, monkeypatch):
     assert lightgcn["Recall@20"] == 0.16 and lightgcn["train CPU min"] == pytest.approx(1.5)
     assert math.isnan(lightgcn["peak MB"]) and "stopped after epoch 20 of 200" in lightgcn["how"]
     assert table.loc["GF-CF", "train CPU min"] == pytest.approx(1.0)
+    assert table.loc["GF-CF", "how"] == "measured (models.json)"
+    assert table.loc["BSPM + LightGCN", "how"] == "measured (models.json); fit = BSPM's SVD"
     (tmp_path / "costs.json").write_text(json.dumps(
         {"rows": [{"label": "Gowalla 100%", "lightgcn_peak_mem_mb": 700.0}]}))
     (tmp_path / "ease.json").write_text(json.dumps(
@@ -305,3 +313,20 @@ def test_plot_curves_labels_the_clock_it_plots():
     wall = scale.plot_curves({"run": curve}, clock="train_seconds").axes[0]
     assert "CPU" in cpu.get_xlabel() and "wall" in wall.get_xlabel()
     assert list(wall.lines[0].get_xdata()) == [2.0, 4.0]      # minutes of the chosen clock
+
+
+def test_chosen_recipe_takes_the_best_finished_run():
+    def run(epochs, points):
+        return {"recipe": {"epochs": epochs, "reg": epochs / 1000},
+                "curve": [{"epoch": e, "recall@20": r} for e, r in points]}
+
+    runs = {"a": run(60, [(30, 0.19), (60, 0.195)]),
+            "b": run(60, [(30, 0.20), (60, 0.197)]),      # best last epoch
+            "c": run(100, [(10, 0.17), (20, 0.199)])}     # higher, but stopped at 20 of 100
+    assert scale.chosen_recipe(runs) == runs["b"]["recipe"]
+    with pytest.raises(ValueError, match="no finished"):
+        scale.chosen_recipe({"c": runs["c"]})
+
+
+def test_the_lightgcn_recipe_is_the_one_validation_chose():
+    assert scale.LIGHTGCN_RECIPE == scale.chosen_recipe()
