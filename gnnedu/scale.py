@@ -899,13 +899,18 @@ BSPM_SEARCH = (("sharpen_time", (1.5, 2.0, 2.5, 3.0, 3.5)), ("beta", (0.1, 0.2, 
 MF_CANDIDATES = (dict(MF_RECIPE, neg_candidates=1), dict(MF_RECIPE, neg_candidates=8))
 
 
+def _tuned(part: str, path=None) -> dict | None:
+    """What ``tune.json`` (or ``path``) holds for ``part`` ("mf", "filters", ...), or None."""
+    path = Path(path) if path is not None else RESULTS / "tune.json"
+    return json.loads(path.read_text()).get(part) if path.exists() else None
+
+
 def mf_recipe(path=None) -> dict:
     """BPR-MF's training recipe: the candidate that ``tune_mf`` chose on the validation slice
     (``tune.json``), stopped after its best validation epoch (``stop_epoch``; the learning-rate
     schedule still spans the recipe's ``epochs``, as in the validation run); :data:`MF_RECIPE`
     when the file has no choice yet."""
-    path = Path(path) if path is not None else RESULTS / "tune.json"
-    tuned = json.loads(path.read_text()).get("mf") if path.exists() else None
+    tuned = _tuned("mf", path)
     if not tuned:
         return dict(MF_RECIPE)
     best = tuned["best"]
@@ -916,8 +921,7 @@ def mf_recipe(path=None) -> dict:
 def tuned_filter(path=None) -> dict | None:
     """BSPM's settings chosen by ``tune_filters`` on the validation slice (``tune.json``), or
     None when the file holds no filter search yet."""
-    path = Path(path) if path is not None else RESULTS / "tune.json"
-    tuned = json.loads(path.read_text()).get("filters") if path.exists() else None
+    tuned = _tuned("filters", path)
     return dict(tuned["best"]) if tuned else None
 
 
@@ -1257,32 +1261,37 @@ def _hybrid_part(data, seed: int = 0) -> int:
         tuned = _update(path, "hybrid", tune_hybrid(data, settings, val_checkpoint))
     weight = tuned["hybrid"]["best"]
     row = run_hybrid(data, settings, weight, test_checkpoint, seed)
-    record = json.loads((RESULTS / "models.json").read_text())
-    runs = [r for r in record["runs"] if not (r["key"] == "hybrid" and r["seed"] == seed)]
-    from gnnedu.experiment import summarize
-
-    record.update(runs=runs + [row], summary=summarize(runs + [row]))
-    save_json(record, RESULTS / "models.json")
+    _save_row(RESULTS / "models.json", row)
     print(f"BSPM + LightGCN (weight {weight:g}): Recall@20 {row['recall@20']:.4f}  "
           f"NDCG@20 {row['ndcg@20']:.4f}")
     return 0
+
+
+def _save_row(path, row: dict, record: dict | None = None) -> dict:
+    """Put ``row`` into ``record`` (default: the results file ``path`` as it is), replacing the
+    row of its key and seed, re-summarise and save to ``path`` atomically. Returns the new
+    content."""
+    from gnnedu.experiment import summarize
+
+    if record is None:
+        record = json.loads(Path(path).read_text()) if Path(path).exists() else {}
+    runs = [r for r in record.get("runs", [])
+            if not (r["key"] == row["key"] and r["seed"] == row["seed"])] + [row]
+    record = {"runs": runs, "summary": summarize(runs), "environment": machine_info()}
+    save_json(record, path)
+    return record
 
 
 def run_models_file(data, names, path, seed: int = 0, threads: int = 1, fresh: bool = False,
                     progress: bool = True) -> dict:
     """:func:`run_model` for each name, saved to ``path`` after each (models already there
     for this seed are kept unless ``fresh``). Returns the file's content."""
-    from gnnedu.experiment import summarize
-
     record = {} if fresh or not Path(path).exists() else json.loads(Path(path).read_text())
-    runs = record.get("runs", [])
     for name in names:
-        if any(r["key"] == name and r["seed"] == seed for r in runs):
+        if any(r["key"] == name and r["seed"] == seed for r in record.get("runs", [])):
             continue
         row = run_model(name, data, seed, threads, progress=progress)
-        runs = [r for r in runs if not (r["key"] == name and r["seed"] == seed)] + [row]
-        record = {"runs": runs, "summary": summarize(runs), "environment": machine_info()}
-        save_json(record, path)
+        record = _save_row(path, row, record)
         print(f"{row['model']}: Recall@20 {row['recall@20']:.4f}  NDCG@20 {row['ndcg@20']:.4f}"
               f"  fit {row['train_seconds']:.0f} s, all {row['total_cpu_seconds']:.0f} CPU s")
     return record
@@ -1348,8 +1357,6 @@ def main(argv=None) -> int:
         path = RESULTS / "distributed.json"
         if args.fresh or not path.exists():
             measure_distributed(data=args.data, out=path)
-    if "hybrid" in parts:
-        return _hybrid_part(data, args.seed)
     if "lightgcn" in parts:
         recipe = json.loads(args.recipe) if args.recipe else dict(LIGHTGCN_RECIPE)
         out = args.out or (RESULTS / "validation" / f"lightgcn_{_recipe_name(recipe)}.json"
@@ -1359,6 +1366,8 @@ def main(argv=None) -> int:
         print(f"LightGCN: Recall@20 {record['recall@20']:.4f}  NDCG@20 {record['ndcg@20']:.4f}"
               f"  train {record['train_seconds']:.0f} s ({record['train_cpu_seconds']:.0f} s "
               f"CPU); wrote {out}")
+    if "hybrid" in parts:   # last: it needs the filter search and both LightGCN runs
+        return _hybrid_part(data, args.seed)
     return 0
 
 

@@ -330,3 +330,14 @@ def test_chosen_recipe_takes_the_best_finished_run():
 
 def test_the_lightgcn_recipe_is_the_one_validation_chose():
     assert scale.LIGHTGCN_RECIPE == scale.chosen_recipe()
+
+
+def test_models_file_keeps_finished_rows_and_replaces_a_rerun(gowalla, tmp_path):
+    small = gowalla.subsample(0.01)
+    path = tmp_path / "models.json"
+    first = scale.run_models_file(small, ["popularity"], path, progress=False)
+    again = scale.run_models_file(small, ["popularity"], path, progress=False)   # resumed
+    assert again["runs"] == first["runs"]
+    rerun = dict(first["runs"][0], note="again")
+    saved = scale._save_row(path, rerun)                  # the hybrid part's way in
+    assert saved["runs"] == [rerun] and json.loads(path.read_text())["runs"] == [rerun]
