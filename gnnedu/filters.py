@@ -330,6 +330,27 @@ class Hybrid(Recommender):
         return f"weight={self.weight}"
 
 
+class ScoreCache(Recommender):
+    """A fitted model whose scores are kept per batch of users, so that the same validation
+    users are scored once however many weights of ``Hybrid`` are tried on them."""
+
+    name = "cached"
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+        self.attach(model.graph)
+        self._kept: dict[bytes, torch.Tensor] = {}
+
+    @torch.no_grad()
+    def score(self, users=None):
+        users = self._users(users)
+        key = users.numpy().tobytes()
+        if key not in self._kept:
+            self._kept[key] = self.model.score(users)
+        return self._kept[key].clone()  # callers may mask it in place
+
+
 def lightgcn_response(mu, layers: int = 3):
     """Gain of LightGCN's final embedding, the mean of A_hat^0..A_hat^L, on an eigenvector of
     A_hat with eigenvalue ``mu`` in [-1, 1]: (1 + mu + ... + mu^L) / (L + 1)."""

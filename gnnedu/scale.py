@@ -1016,7 +1016,7 @@ def tune_ease(data, lambdas=EASE_LAMBDAS, fraction: float = 0.1, log=print) -> d
 # Ours: the tuned filter plus the trained LightGCN (gnnedu.filters.Hybrid)
 # ---------------------------------------------------------------------------------------------
 
-HYBRID_WEIGHTS = (0.0, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5)
+HYBRID_WEIGHTS = (0.0, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0)
 
 
 def lightgcn_from_checkpoint(path, graph):
@@ -1040,19 +1040,20 @@ def tune_hybrid(data, filter_settings: dict, checkpoint, weights=HYBRID_WEIGHTS,
     """The weight of LightGCN in ``Hybrid`` on the validation slice: BSPM with
     ``filter_settings`` fitted on the fit part, the LightGCN of a validation run
     (``checkpoint``: trained on the same fit part), ``users`` validation users."""
-    from gnnedu.filters import BSPM, Hybrid
+    from gnnedu.filters import BSPM, Hybrid, ScoreCache
     from gnnedu.graph import build_graph
     from gnnedu.metrics import evaluate
 
     fit, val = validation_split(data)
     graph = build_graph(fit, data.num_users, data.num_items)
     chosen = _val_users(val, users)
-    item_filter = BSPM(**filter_settings).fit(graph)
+    item_filter = ScoreCache(BSPM(**filter_settings).fit(graph))
     lightgcn = lightgcn_from_checkpoint(checkpoint, graph)
     trials = []
     with lightgcn.frozen_scores():
+        cached = ScoreCache(lightgcn)
         for weight in weights:
-            model = Hybrid(item_filter, lightgcn, weight=weight).fit(graph)
+            model = Hybrid(item_filter, cached, weight=weight).fit(graph)
             scores = evaluate(model, graph, val, ks=(K,), users=chosen)
             trials.append({"weight": weight, f"recall@{K}": scores[f"recall@{K}"],
                            f"ndcg@{K}": scores[f"ndcg@{K}"]})
@@ -1257,8 +1258,10 @@ def _hybrid_part(data, seed: int = 0) -> int:
         return 1
     path = RESULTS / "tune.json"
     tuned = json.loads(path.read_text())
-    if tuned.get("hybrid", {}).get("filter") != settings:
-        tuned = _update(path, "hybrid", tune_hybrid(data, settings, val_checkpoint))
+    chosen = tuned.get("hybrid", {})
+    if (chosen.get("filter"), chosen.get("lightgcn")) != (settings, LIGHTGCN_RECIPE):
+        tuned = _update(path, "hybrid", dict(tune_hybrid(data, settings, val_checkpoint),
+                                             lightgcn=LIGHTGCN_RECIPE))
     weight = tuned["hybrid"]["best"]
     row = run_hybrid(data, settings, weight, test_checkpoint, seed)
     _save_row(RESULTS / "models.json", row)

@@ -157,3 +157,22 @@ def test_hybrid_adds_standardised_scores(graph):
     assert torch.equal(constant, torch.zeros(2, 5))     # no division by zero
     with pytest.raises(ValueError, match="weight"):
         Hybrid(weight=-1)
+
+
+def test_score_cache_scores_each_batch_once(graph):
+    from gnnedu.filters import Hybrid, ScoreCache
+
+    calls = []
+    filt = GFCF(k=6).fit(graph)
+    inner = filt.score
+    filt.score = lambda users=None: calls.append(1) or inner(users)
+    cached = ScoreCache(filt)
+    users = torch.tensor([0, 5, 9])
+    first = cached.score(users)
+    first[:, 0] = -float("inf")                        # a caller masking in place ...
+    again = cached.score(users)                        # ... does not reach the kept copy
+    assert torch.equal(again, inner(users)) and len(calls) == 1
+    cached.score(torch.tensor([1, 2]))
+    assert len(calls) == 2                             # another batch: scored, then kept
+    mixed = Hybrid(cached, ScoreCache(filt), weight=0.5).fit(graph).score(users)
+    assert torch.equal(mixed, Hybrid(GFCF(k=6), filt, weight=0.5).fit(graph).score(users))

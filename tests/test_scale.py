@@ -341,3 +341,25 @@ def test_models_file_keeps_finished_rows_and_replaces_a_rerun(gowalla, tmp_path)
     rerun = dict(first["runs"][0], note="again")
     saved = scale._save_row(path, rerun)                  # the hybrid part's way in
     assert saved["runs"] == [rerun] and json.loads(path.read_text())["runs"] == [rerun]
+
+
+def test_hybrid_part_tunes_again_for_another_lightgcn(gowalla, tmp_path, monkeypatch):
+    """The weight chosen for one LightGCN recipe is not reused for another."""
+    monkeypatch.setattr(scale, "RESULTS", tmp_path)
+    monkeypatch.setattr(scale, "_checkpoint_dir", lambda: tmp_path)
+    monkeypatch.setattr(scale, "tuned_filter", lambda: {"k": 16})
+    for validation in (True, False):
+        scale._checkpoint_of(scale.LIGHTGCN_RECIPE, validation=validation).write_bytes(b"")
+    tunings = []
+    monkeypatch.setattr(scale, "tune_hybrid", lambda data, settings, checkpoint: (
+        tunings.append(checkpoint) or {"filter": settings, "best": 0.5}))
+    monkeypatch.setattr(scale, "run_hybrid", lambda data, settings, weight, checkpoint, seed: {
+        "model": "BSPM + LightGCN", "key": "hybrid", "seed": seed, "recall@20": weight,
+        "ndcg@20": 0.0})
+    old = dict(scale.LIGHTGCN_RECIPE, epochs=1)
+    (tmp_path / "tune.json").write_text(json.dumps(
+        {"hybrid": {"filter": {"k": 16}, "lightgcn": old, "best": 1.5}}))
+    assert scale._hybrid_part(gowalla) == 0 and len(tunings) == 1
+    assert json.loads((tmp_path / "tune.json").read_text())["hybrid"]["lightgcn"] == \
+        scale.LIGHTGCN_RECIPE
+    assert scale._hybrid_part(gowalla) == 0 and len(tunings) == 1   # same recipe: kept
