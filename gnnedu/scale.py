@@ -60,6 +60,7 @@ import math
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from gnnedu.experiment import RESULTS_DIR, PeakMemory, machine_info, save_json
@@ -322,7 +323,6 @@ def ease_item_matrix(r, lam: float):
     and in place: G = R^T R + lam I (dense), its inverse P from a Cholesky factorisation
     (LAPACK ``spotrf``/``spotri``, overwriting G), then B = -P / diag(P) with a zero diagonal.
     One ``I x I`` float32 matrix is alive at a time (4 I^2 bytes: 6.7 GB for Gowalla)."""
-    import numpy as np
     from scipy.linalg import lapack
 
     g = (r.T @ r).astype(np.float32).toarray()   # the only dense I x I array
@@ -341,7 +341,6 @@ def ease_item_matrix(r, lam: float):
 def _mirror_lower(g, block: int = 1024) -> None:
     """Copy the lower triangle of the square array ``g`` onto its upper triangle, in place and
     in blocks of rows (index arrays of the whole triangle would take twice g's memory)."""
-    import numpy as np
 
     n = g.shape[0]
     for lo in range(0, n, block):
@@ -354,7 +353,6 @@ def _mirror_lower(g, block: int = 1024) -> None:
 
 def _ease_scores_eval(r, b, test, k: int = K, block: int = 2048) -> dict:
     """Recall/NDCG@k of scores R B (users in blocks), training items masked."""
-    import numpy as np
 
     from gnnedu.metrics import evaluate
 
@@ -425,7 +423,6 @@ def run_ease(data, fractions=EASE_FRACTIONS, lam: float = EASE_LAMBDA, seed: int
 def power_law(x, y) -> dict:
     """Least-squares line through ``(log10 x, log10 y)``: ``{"slope", "intercept"}`` with
     y ~ 10^intercept * x^slope (the slope is the growth exponent)."""
-    import numpy as np
 
     lx, ly = np.log10(np.asarray(x, float)), np.log10(np.asarray(y, float))
     slope, intercept = np.polyfit(lx, ly, 1)
@@ -654,7 +651,6 @@ def extrapolate(costs: dict, ease: dict | None = None, sizes=None) -> list[dict]
 def plot_responses(cutoff: float = 0.5):
     """The gains h(lam) of the filters of this notebook over the item graph's spectrum, and
     LightGCN's over A_hat's (two panels)."""
-    import numpy as np
 
     from gnnedu.filters import frequency_response, lightgcn_response
     from gnnedu.plot import new_figure
@@ -934,7 +930,6 @@ def validation_split(data, seed: int = 0):
 
 
 def _val_users(val, n: int, seed: int = 0):
-    import numpy as np
 
     users = np.unique(val["user"].to_numpy())
     return np.sort(np.random.default_rng(seed).choice(users, min(n, len(users)), replace=False))
@@ -1063,13 +1058,15 @@ def tune_hybrid(data, filter_settings: dict, checkpoint, weights=HYBRID_WEIGHTS,
 
 
 def run_hybrid(data, filter_settings: dict, weight: float, checkpoint, seed: int = 0,
-               topk_path=None) -> dict:
+               topk_path=None, compare_to=None) -> dict:
     """Ours on the test file: BSPM with ``filter_settings`` fitted on all the training data plus
-    ``weight`` x the final LightGCN (``checkpoint`` of the ``lightgcn`` run); a bench row."""
+    ``weight`` x the final LightGCN (``checkpoint`` of the ``lightgcn`` run); a bench row.
+    ``compare_to``: an unfitted model (e.g. ``BSPM()``, the published settings) to compare with
+    user by user (``users_paired_test``, under ``"paired_over_users"``)."""
     from gnnedu import setup_notebook
     from gnnedu.filters import BSPM, Hybrid
     from gnnedu.graph import build_graph
-    from gnnedu.metrics import KS, METRIC_NAMES, evaluate
+    from gnnedu.metrics import KS, METRIC_NAMES, per_user_metrics
 
     setup_notebook(seed=seed)
     graph = build_graph(data.train, data.num_users, data.num_items)
@@ -1077,17 +1074,40 @@ def run_hybrid(data, filter_settings: dict, weight: float, checkpoint, seed: int
     with PeakMemory() as mem, Clock() as fit_clock:
         model = Hybrid(BSPM(**filter_settings), lightgcn, weight=weight).fit(graph)
     with Clock() as eval_clock, lightgcn.frozen_scores():
-        metrics = evaluate(model, graph, data.test, ks=KS)
+        per_user = per_user_metrics(model, graph, data.test, ks=KS)
         if topk_path is not None:
             save_topk(model, topk_path)
     row = {"model": "BSPM + LightGCN", "key": "hybrid", "seed": seed}
-    row.update({f"{m}@{k}": metrics[f"{m}@{k}"] for k in KS for m in METRIC_NAMES})
-    row.update(users=metrics["users"], train_seconds=fit_clock.wall,
+    row.update({f"{m}@{k}": float(per_user[f"{m}@{k}"].mean()) for k in KS
+                for m in METRIC_NAMES})
+    row.update(users=len(per_user["users"]), train_seconds=fit_clock.wall,
                train_cpu_seconds=fit_clock.cpu, eval_seconds=eval_clock.wall,
                total_cpu_seconds=fit_clock.cpu + eval_clock.cpu, peak_mem_mb=mem.mb,
                weight=weight, filter=filter_settings,
                note="fit = BSPM's SVD; add the LightGCN run's training time")
+    if compare_to is not None:   # the same users scored by the filter it must beat
+        other = per_user_metrics(compare_to.fit(graph), graph, data.test, ks=(K,))
+        row["paired_over_users"] = users_paired_test(per_user, other)
     return row
+
+
+def users_paired_test(per_user_a: dict, per_user_b: dict, metric: str = f"recall@{K}") -> dict:
+    """A paired t-test of two models over the same test users (``per_user_metrics`` of each):
+    the difference A - B of ``metric`` per user, its mean, its 95 % interval and the p-value
+    (``scipy.stats.ttest_rel``), and the users where A is above, below or equal to B. It
+    measures how sure the gap is given these users, not given another training seed."""
+    from scipy import stats
+
+    if not np.array_equal(per_user_a["users"], per_user_b["users"]):
+        raise ValueError("the two evaluations cover different users")
+    a, b = per_user_a[metric].astype(np.float64), per_user_b[metric].astype(np.float64)
+    diff = a - b
+    half = stats.t.ppf(0.975, len(diff) - 1) * diff.std(ddof=1) / np.sqrt(len(diff))
+    return {"metric": metric, "users": len(diff), "mean_a": float(a.mean()),
+            "mean_b": float(b.mean()), "mean_diff": float(diff.mean()),
+            "ci95": [float(diff.mean() - half), float(diff.mean() + half)],
+            "p_value": float(stats.ttest_rel(a, b).pvalue), "above": int((diff > 0).sum()),
+            "below": int((diff < 0).sum()), "equal": int((diff == 0).sum())}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1263,10 +1283,15 @@ def _hybrid_part(data, seed: int = 0) -> int:
         tuned = _update(path, "hybrid", dict(tune_hybrid(data, settings, val_checkpoint),
                                              lightgcn=LIGHTGCN_RECIPE))
     weight = tuned["hybrid"]["best"]
-    row = run_hybrid(data, settings, weight, test_checkpoint, seed)
+    from gnnedu.filters import BSPM
+
+    row = run_hybrid(data, settings, weight, test_checkpoint, seed, compare_to=BSPM())
     _save_row(RESULTS / "models.json", row)
+    paired = row["paired_over_users"]
     print(f"BSPM + LightGCN (weight {weight:g}): Recall@20 {row['recall@20']:.4f}  "
-          f"NDCG@20 {row['ndcg@20']:.4f}")
+          f"NDCG@20 {row['ndcg@20']:.4f}; minus BSPM {paired['mean_diff']:+.4f} "
+          f"(95 % CI {paired['ci95'][0]:+.4f} to {paired['ci95'][1]:+.4f}, p = "
+          f"{paired['p_value']:.1g}, over {paired['users']:,} users)")
     return 0
 
 

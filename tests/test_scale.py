@@ -181,15 +181,22 @@ def test_hybrid_reads_the_lightgcn_checkpoint(gowalla, tmp_path):
     loaded = scale.lightgcn_from_checkpoint(tmp_path / "c.pt", graph)
     assert torch.equal(loaded.embedding, run["model"].embedding)
     settings = dict(k=16, beta=0.2, sharpen_time=2.5)
-    alone = scale.run_hybrid(small, settings, 0.0, tmp_path / "c.pt")
-    mixed = scale.run_hybrid(small, settings, 1.0, tmp_path / "c.pt")
-    assert alone["key"] == "hybrid" and alone["users"] == mixed["users"] > 0
     from gnnedu.filters import BSPM
     from gnnedu.metrics import evaluate
 
+    alone = scale.run_hybrid(small, settings, 0.0, tmp_path / "c.pt",
+                             compare_to=BSPM(**settings))
+    mixed = scale.run_hybrid(small, settings, 1.0, tmp_path / "c.pt",
+                             compare_to=BSPM(**settings))
+    assert alone["key"] == "hybrid" and alone["users"] == mixed["users"] > 0
     bspm = evaluate(BSPM(**settings).fit(graph), graph, small.test, ks=(20,))
     assert alone["recall@20"] == pytest.approx(bspm["recall@20"])   # weight 0: the filter
     assert mixed["recall@20"] != alone["recall@20"]
+    same = alone["paired_over_users"]                  # weight 0 against itself: no gap
+    assert same["mean_diff"] == 0 and same["equal"] == same["users"] == alone["users"]
+    paired = mixed["paired_over_users"]
+    assert paired["mean_diff"] == pytest.approx(mixed["recall@20"] - bspm["recall@20"])
+    assert paired["above"] + paired["below"] + paired["equal"] == mixed["users"]
 
 
 def test_final_table_reads_the_files_present(tmp_path, monkeypatch):
@@ -353,9 +360,11 @@ def test_hybrid_part_tunes_again_for_another_lightgcn(gowalla, tmp_path, monkeyp
     tunings = []
     monkeypatch.setattr(scale, "tune_hybrid", lambda data, settings, checkpoint: (
         tunings.append(checkpoint) or {"filter": settings, "best": 0.5}))
-    monkeypatch.setattr(scale, "run_hybrid", lambda data, settings, weight, checkpoint, seed: {
-        "model": "BSPM + LightGCN", "key": "hybrid", "seed": seed, "recall@20": weight,
-        "ndcg@20": 0.0})
+    monkeypatch.setattr(scale, "run_hybrid", lambda data, settings, weight, checkpoint, seed,
+                        compare_to: {"model": "BSPM + LightGCN", "key": "hybrid", "seed": seed,
+                                     "recall@20": weight, "ndcg@20": 0.0, "paired_over_users": {
+                                         "mean_diff": 0.0, "ci95": [0.0, 0.0], "p_value": 1.0,
+                                         "users": 1}})
     old = dict(scale.LIGHTGCN_RECIPE, epochs=1)
     (tmp_path / "tune.json").write_text(json.dumps(
         {"hybrid": {"filter": {"k": 16}, "lightgcn": old, "best": 1.5}}))
@@ -363,3 +372,21 @@ def test_hybrid_part_tunes_again_for_another_lightgcn(gowalla, tmp_path, monkeyp
     assert json.loads((tmp_path / "tune.json").read_text())["hybrid"]["lightgcn"] == \
         scale.LIGHTGCN_RECIPE
     assert scale._hybrid_part(gowalla) == 0 and len(tunings) == 1   # same recipe: kept
+
+
+def test_users_paired_test_against_scipy():
+    from scipy import stats
+
+    users = np.arange(6)
+    a = {"users": users, "recall@20": np.array([0.5, 0.2, 0.0, 1.0, 0.3, 0.4])}
+    b = {"users": users, "recall@20": np.array([0.4, 0.2, 0.1, 0.5, 0.3, 0.1])}
+    out = scale.users_paired_test(a, b)
+    diff = a["recall@20"] - b["recall@20"]
+    assert out["mean_diff"] == pytest.approx(diff.mean())
+    assert out["p_value"] == pytest.approx(stats.ttest_rel(a["recall@20"], b["recall@20"]).pvalue)
+    assert (out["above"], out["below"], out["equal"]) == (3, 1, 2)
+    low, high = out["ci95"]
+    assert low < diff.mean() < high and high - low == pytest.approx(
+        2 * stats.t.ppf(0.975, 5) * diff.std(ddof=1) / np.sqrt(6))
+    with pytest.raises(ValueError, match="different users"):
+        scale.users_paired_test(a, {**b, "users": users + 1})
