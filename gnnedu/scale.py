@@ -14,6 +14,8 @@ resumes where it stopped (``--fresh`` starts a part again)::
     python -m gnnedu.scale costs        # cost growth on nested subsamples -> costs.json
     python -m gnnedu.scale distributed  # 1 and 2 processes with torchrun -> distributed.json
     python -m gnnedu.scale lightgcn     # the LightGCN run and its curve -> lightgcn.json
+        # (the test runs of earlier recipes, kept for the record: lightgcn_first_recipe.json,
+        # lightgcn_second_recipe.json, the 60-epoch schedule)
     python -m gnnedu.scale lightgcn --validation --recipe '{...}'   # -> validation/*.json
     python -m gnnedu.scale models --only bspm-tuned   # BSPM with the validation-chosen settings
     python -m gnnedu.scale hybrid       # tuned BSPM + LightGCN: weight on validation, test row
@@ -45,7 +47,8 @@ API summary
   ``extrapolate(costs, ease, sizes=OTHER_SIZES)``: cost growth and the sizes on paper.
 - ``measure_distributed(nprocs=(1, 2), runs=DISTRIBUTED_RUNS)``: ``torchrun`` timings.
 - ``tune_filters(data)``, ``tune_ease(data)``, ``tune_mf(data)``, ``validation_split(data)``;
-  ``tuned_filter()``: the settings the filter search chose; ``tune_hybrid``, ``run_hybrid``.
+  ``tuned_filter()``: the settings the filter search chose; ``tune_hybrid``, ``run_hybrid``,
+  ``users_paired_test`` (two models over the same test users).
 - ``plot_responses()``, ``plot_curves(runs, ...)``, ``plot_costs(costs, ease)``,
   ``final_table()``: the figures and the last table of notebook 11.
 - ``bench_main(args, argv)``: ``gnnedu bench --dataset gowalla``; ``main(argv)``: the command.
@@ -80,7 +83,7 @@ REFERENCE = {  # published results on this split (the data README lists the sour
 # 8 uniform draws), four per positive, recover the accuracy that small batches buy with many
 # more steps. Chosen on the validation slice by `chosen_recipe` (python -m gnnedu.scale lightgcn
 # --validation --recipe '{...}'; gnnedu/results/gowalla/validation/ holds every recipe tried).
-LIGHTGCN_RECIPE = dict(epochs=60, batch_size=16384, lr=1e-2, lr_schedule="cosine", reg=1e-3,
+LIGHTGCN_RECIPE = dict(epochs=160, batch_size=16384, lr=1e-2, lr_schedule="cosine", reg=1e-3,
                        num_neg=4, neg_candidates=8)
 CURVE_EVERY = 10  # epochs between two points of the curve
 
