@@ -90,7 +90,6 @@ CURVE_EVERY = 10  # epochs between two points of the curve
 
 class Clock:
     """Context manager: ``.wall`` and ``.cpu`` seconds spent inside the block."""
-
     def __enter__(self):
         self._wall, self._cpu = time.perf_counter(), time.process_time()
         return self
@@ -344,7 +343,6 @@ def ease_item_matrix(r, lam: float):
 def _mirror_lower(g, block: int = 1024) -> None:
     """Copy the lower triangle of the square array ``g`` onto its upper triangle, in place and
     in blocks of rows (index arrays of the whole triangle would take twice g's memory)."""
-
     n = g.shape[0]
     for lo in range(0, n, block):
         hi = min(lo + block, n)
@@ -356,7 +354,6 @@ def _mirror_lower(g, block: int = 1024) -> None:
 
 def _ease_scores_eval(r, b, test, k: int = K, block: int = 2048) -> dict:
     """Recall/NDCG@k of scores R B (users in blocks), training items masked."""
-
     from gnnedu.metrics import evaluate
 
     class Scores:  # the score() interface of gnnedu.metrics.evaluate
@@ -426,7 +423,6 @@ def run_ease(data, fractions=EASE_FRACTIONS, lam: float = EASE_LAMBDA, seed: int
 def power_law(x, y) -> dict:
     """Least-squares line through ``(log10 x, log10 y)``: ``{"slope", "intercept"}`` with
     y ~ 10^intercept * x^slope (the slope is the growth exponent)."""
-
     lx, ly = np.log10(np.asarray(x, float)), np.log10(np.asarray(y, float))
     slope, intercept = np.polyfit(lx, ly, 1)
     return {"slope": float(slope), "intercept": float(intercept)}
@@ -654,7 +650,6 @@ def extrapolate(costs: dict, ease: dict | None = None, sizes=None) -> list[dict]
 def plot_responses(cutoff: float = 0.5):
     """The gains h(lam) of the filters of this notebook over the item graph's spectrum, and
     LightGCN's over A_hat's (two panels)."""
-
     from gnnedu.filters import frequency_response, lightgcn_response
     from gnnedu.plot import new_figure
 
@@ -1101,16 +1096,23 @@ def users_paired_test(per_user_a: dict, per_user_b: dict, metric: str = f"recall
     measures how sure the gap is given these users, not given another training seed."""
     from scipy import stats
 
+    from gnnedu.experiment import paired_test
+
     if not np.array_equal(per_user_a["users"], per_user_b["users"]):
         raise ValueError("the two evaluations cover different users")
-    a, b = per_user_a[metric].astype(np.float64), per_user_b[metric].astype(np.float64)
-    diff = a - b
-    half = stats.t.ppf(0.975, len(diff) - 1) * diff.std(ddof=1) / np.sqrt(len(diff))
-    return {"metric": metric, "users": len(diff), "mean_a": float(a.mean()),
-            "mean_b": float(b.mean()), "mean_diff": float(diff.mean()),
-            "ci95": [float(diff.mean() - half), float(diff.mean() + half)],
-            "p_value": float(stats.ttest_rel(a, b).pvalue), "above": int((diff > 0).sum()),
-            "below": int((diff < 0).sum()), "equal": int((diff == 0).sum())}
+
+    def rows(per_user):  # one paired unit per test user, numbered as paired_test's "seeds"
+        return [{"seed": int(u), metric: float(v)}
+                for u, v in zip(per_user["users"], per_user[metric])]
+
+    test = paired_test(rows(per_user_a), rows(per_user_b), metric, method="t")
+    diff = per_user_a[metric] - per_user_b[metric]
+    half = float(stats.t.ppf(0.975, test["n"] - 1)) * test["std_diff"] / math.sqrt(test["n"])
+    return {"metric": metric, "users": test["n"], "mean_a": test["mean_a"],
+            "mean_b": test["mean_b"], "mean_diff": test["mean_diff"],
+            "ci95": [test["mean_diff"] - half, test["mean_diff"] + half],
+            "p_value": test["p_value"], "above": test["wins"], "below": int((diff < 0).sum()),
+            "equal": int((diff == 0).sum())}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1267,6 +1269,8 @@ def _hybrid_part(data, seed: int = 0) -> int:
     with the final LightGCN run of the same recipe."""
     import sys
 
+    from gnnedu.filters import BSPM
+
     settings = tuned_filter()
     val_checkpoint = _checkpoint_of(LIGHTGCN_RECIPE, seed, validation=True)
     test_checkpoint = _checkpoint_of(LIGHTGCN_RECIPE, seed, validation=False)
@@ -1286,8 +1290,6 @@ def _hybrid_part(data, seed: int = 0) -> int:
         tuned = _update(path, "hybrid", dict(tune_hybrid(data, settings, val_checkpoint),
                                              lightgcn=LIGHTGCN_RECIPE))
     weight = tuned["hybrid"]["best"]
-    from gnnedu.filters import BSPM
-
     row = run_hybrid(data, settings, weight, test_checkpoint, seed, compare_to=BSPM())
     _save_row(RESULTS / "models.json", row)
     paired = row["paired_over_users"]
