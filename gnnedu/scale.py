@@ -752,9 +752,11 @@ def _recipe_label(recipe: dict) -> str:
                  else "uniform negatives")
     schedule = "cosine" if recipe.get("lr_schedule") == "cosine" else "constant"
     per_positive = recipe.get("num_neg", 1)
+    users = (", positives by uniform user" if recipe.get("positives", "interactions") == "users"
+             else "")
     return (f"batch {recipe['batch_size']:,}, lr {recipe['lr']:g} {schedule}, "
             f"{recipe['epochs']} epochs, L2 {recipe.get('reg', 0):g}, {per_positive} x "
-            f"{negatives}")
+            f"{negatives}{users}")
 
 
 def validation_runs() -> dict:

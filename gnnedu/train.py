@@ -68,10 +68,11 @@ from gnnedu.metrics import check_metric, evaluate
 __all__ = [
     "TrainConfig", "History", "train_bpr", "sample_negatives", "known_pairs", "bpr_loss",
     "carve_validation", "false_negative_rate", "epoch_batches", "bpr_objective", "lr_at",
-    "make_optimizer", "LR_SCHEDULES",
+    "make_optimizer", "LR_SCHEDULES", "POSITIVES",
 ]
 
 LR_SCHEDULES = ("constant", "cosine")
+POSITIVES = ("interactions", "users")
 
 
 @dataclass
@@ -104,6 +105,11 @@ class TrainConfig:
     # Added for Gowalla's final runs (notebook 11): stop after the epoch chosen on validation
     # while the learning-rate schedule still spans `epochs` (as in the validation run).
     stop_epoch: int | None = None
+    # Added for Gowalla (notebook 11); the default changes nothing. "users": each positive is
+    # drawn as a user picked uniformly, then one of that user's training items, so every user
+    # weighs the same in the loss, as in Recall@20's per-user average (the LightGCN authors'
+    # sampler does this); "interactions": a shuffle of all training pairs.
+    positives: str = "interactions"
 
 
 @dataclass
@@ -232,14 +238,18 @@ def epoch_batches(graph: BipartiteGraph, config: TrainConfig, known: torch.Tenso
                   generator: torch.Generator):
     """The batches of one epoch: yields ``(users, pos, neg)``.
 
-    A random permutation of the training interactions cut into ``config.batch_size`` positives;
+    A random permutation of the training interactions cut into ``config.batch_size`` positives
+    (or, with ``positives="users"``, as many draws of a uniform user and one of their items);
     for each batch ``num_neg`` uniform negatives per positive (``[B, num_neg]``), or with
     ``neg_candidates = M > 1`` the candidates ``[B, num_neg, M]`` among which the model picks.
     Everything is drawn from ``generator``, so processes that share its seed draw the same
     batches (``gnnedu.distributed`` slices them).
     """
     n = graph.num_interactions
-    perm = torch.randperm(n, generator=generator)
+    if config.positives == "users":
+        perm = _user_uniform_draws(graph, n, generator)
+    else:
+        perm = torch.randperm(n, generator=generator)
     draws = config.num_neg * config.neg_candidates
     candidates = _neg_items(config, graph.num_items)
     for lo in range(0, n, config.batch_size):
@@ -250,6 +260,20 @@ def epoch_batches(graph: BipartiteGraph, config: TrainConfig, known: torch.Tenso
         if config.neg_candidates > 1:
             neg = neg.view(-1, config.num_neg, config.neg_candidates)
         yield users, pos, neg
+
+
+def _user_uniform_draws(graph: BipartiteGraph, n: int, generator: torch.Generator
+                        ) -> torch.Tensor:
+    """``n`` interaction indices: a user drawn uniformly among those with training items,
+    then one of that user's interactions, uniformly."""
+    order = torch.argsort(graph.users, stable=True)          # interactions grouped by user
+    degree = torch.bincount(graph.users, minlength=graph.num_users)
+    start = torch.cumsum(degree, 0) - degree                 # first position of each user
+    active = torch.nonzero(degree).squeeze(1)
+    users = active[torch.randint(active.numel(), (n,), generator=generator)]
+    offset = (torch.rand(n, generator=generator, dtype=torch.float64)
+              * degree[users]).long()                        # 0 .. degree - 1
+    return order[start[users] + offset]
 
 
 def _neg_items(config: TrainConfig, num_items: int) -> torch.Tensor | None:
@@ -293,6 +317,8 @@ def _check_config(config: TrainConfig) -> None:
         raise ValueError("batch_size and num_neg must be >= 1 and epochs >= 0")
     if config.neg_candidates < 1:
         raise ValueError(f"neg_candidates must be >= 1, got {config.neg_candidates}")
+    if config.positives not in POSITIVES:
+        raise ValueError(f"positives must be one of {POSITIVES}, got {config.positives!r}")
     if config.lr_schedule not in LR_SCHEDULES:
         raise ValueError(f"lr_schedule must be one of {LR_SCHEDULES}, got "
                          f"{config.lr_schedule!r}")
@@ -303,8 +329,11 @@ _RUNTIME_FIELDS = ("progress", "verbose", "time_limit", "checkpoint", "device")
 
 
 def _same_run(a: dict, b: dict) -> bool:
+    """Whether two configs describe the same run; a field absent from one of them (a
+    checkpoint written before the field existed) counts as its default."""
+    defaults = asdict(TrainConfig())
     keys = (set(a) | set(b)) - set(_RUNTIME_FIELDS)
-    return all(a.get(k) == b.get(k) for k in keys)
+    return all(a.get(k, defaults.get(k)) == b.get(k, defaults.get(k)) for k in keys)
 
 
 def _save_checkpoint(path: str, state: dict) -> None:

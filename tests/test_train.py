@@ -13,6 +13,7 @@ from gnnedu.train import (
     TrainConfig,
     bpr_loss,
     carve_validation,
+    epoch_batches,
     false_negative_rate,
     known_pairs,
     sample_negatives,
@@ -165,3 +166,54 @@ def test_stop_epoch_ends_a_long_schedule_early(deterministic):
     assert torch.equal(stopped.embedding.detach(), at_three["embedding"])
     short = MF(dim=8).fit(graph, **{**options, "epochs": 3})     # a 3-epoch schedule differs
     assert not torch.equal(short.embedding.detach(), at_three["embedding"])
+
+
+def _skewed_graph():
+    """User 0 has 8 items, users 1-4 one each, user 5 none (never drawn)."""
+    pairs = [(0, i) for i in range(8)] + [(u, 8 + u) for u in range(1, 5)]
+    return build_graph(_pairs(pairs), 6, 20)
+
+
+def _drawn_users(config, epochs=2000):
+    graph = _skewed_graph()
+    dense = graph.interactions.to_dense()
+    gen = torch.Generator().manual_seed(0)
+    counts = torch.zeros(graph.num_users)
+    for _ in range(epochs):
+        for users, pos, neg in epoch_batches(graph, config, known_pairs(graph), gen):
+            assert (dense[users, pos] == 1).all()      # every positive is a training pair
+            assert (dense[users.unsqueeze(1).expand_as(neg), neg] == 0).all()
+            counts += torch.bincount(users, minlength=graph.num_users)
+    return counts / counts.sum()
+
+
+def test_positives_by_uniform_user_weigh_every_user_alike():
+    """positives="users": each of the 5 users with items is drawn about 1/5 of the time (user
+    0's 8 items share its fifth); the default shuffle draws user 0 for 8 of the 12 pairs."""
+    by_user = _drawn_users(TrainConfig(batch_size=4, positives="users"))
+    assert by_user[5] == 0
+    assert torch.allclose(by_user[:5], torch.full((5,), 0.2), atol=0.01)
+    by_pair = _drawn_users(TrainConfig(batch_size=4), epochs=10)
+    assert by_pair[0] == pytest.approx(8 / 12)
+    with pytest.raises(ValueError, match="positives"):
+        MF(dim=4).fit(_skewed_graph(), epochs=1, positives="items")
+
+
+def test_a_checkpoint_without_a_newer_field_resumes_as_its_default(tmp_path):
+    """A checkpoint written before ``positives`` existed is the same run as the default."""
+    graph, _ = synthetic()
+    options = dict(epochs=3, batch_size=256, eval_every=1, checkpoint=str(tmp_path / "s.pt"))
+
+    def interrupt(epoch, model, history):
+        if epoch == 3:      # before epoch 3 is saved: the checkpoint holds epochs 1-2
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        MF(dim=4).fit(graph, callback=interrupt, **options)
+    state = torch.load(options["checkpoint"], weights_only=False)
+    del state["config"]["positives"]
+    torch.save(state, options["checkpoint"])
+    with pytest.raises(ValueError, match="other settings"):
+        MF(dim=4).fit(graph, positives="users", **options)
+    resumed = MF(dim=4).fit(graph, **options)
+    assert resumed.history.epochs == [1, 2, 3]
