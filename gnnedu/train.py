@@ -151,15 +151,38 @@ def _keys(users: torch.Tensor, items: torch.Tensor, num_items: int) -> torch.Ten
     return torch.unique(users * num_items + items)  # sorted
 
 
-def known_pairs(graph: BipartiteGraph, dense_limit: int = 50_000_000) -> torch.Tensor:
+def known_pairs(graph: BipartiteGraph, dense_limit: int = 50_000_000,
+                bits_limit: int = 8_000_000_000) -> torch.Tensor:
     """What :func:`sample_negatives` needs to recognise training pairs: a dense bool matrix
-    ``[num_users, num_items]`` when it has at most ``dense_limit`` cells, else the sorted keys
-    ``user * num_items + item``."""
-    if graph.num_users * graph.num_items <= dense_limit:
+    ``[num_users, num_items]`` when it has at most ``dense_limit`` cells; else a packed bit
+    array (uint8, one bit per cell ``user * num_items + item``) when it has at most
+    ``bits_limit`` cells (1 GB; Gowalla's 1.2 billion cells take 153 MB, and a lookup is one
+    read instead of a binary search); else the sorted keys ``user * num_items + item``."""
+    cells = graph.num_users * graph.num_items
+    if cells <= dense_limit:
         known = torch.zeros(graph.num_users, graph.num_items, dtype=torch.bool)
         known[graph.users, graph.items] = True
         return known
-    return _keys(graph.users, graph.items, graph.num_items)
+    keys = _keys(graph.users, graph.items, graph.num_items)
+    if cells <= bits_limit:
+        bits = torch.zeros((cells + 7) // 8, dtype=torch.uint8)
+        # keys are distinct, so adding each key's bit into its byte sets it
+        bits.index_put_((keys >> 3,), (1 << (keys & 7)).to(torch.uint8), accumulate=True)
+        return bits
+    return keys
+
+
+def _is_known(known: torch.Tensor, rows: torch.Tensor, items: torch.Tensor,
+              num_items: int) -> torch.Tensor:
+    """Whether each (row, item) pair is a training pair, for the three forms of
+    :func:`known_pairs`."""
+    if known.dim() == 2:
+        return known[rows, items]
+    keys = rows * num_items + items
+    if known.dtype == torch.uint8:
+        return (known[keys >> 3] >> (keys & 7).to(torch.uint8)) & 1 == 1
+    pos = torch.searchsorted(known, keys).clamp(max=known.numel() - 1)
+    return known[pos] == keys
 
 
 def sample_negatives(users: torch.Tensor, num_items: int, num_neg: int,
@@ -169,8 +192,8 @@ def sample_negatives(users: torch.Tensor, num_items: int, num_neg: int,
                      ) -> torch.Tensor:
     """Draw ``num_neg`` items per user uniformly, avoiding the user's training items.
 
-    ``known``: the training pairs, as a dense bool matrix ``[num_users, num_items]`` or sorted
-    keys ``user * num_items + item`` (see :func:`known_pairs`). Draws that hit a known pair are
+    ``known``: the training pairs, as :func:`known_pairs` gives them (a dense bool matrix, a
+    packed bit array or sorted keys). Draws that hit a known pair are
     redrawn together, round after round (vectorised: no Python loop per sample); after
     ``max_rounds`` the few left are kept as they are. ``candidates`` (a LongTensor of item
     indices) restricts the draws to those items, e.g. to keep held-out movies out of training
@@ -186,12 +209,7 @@ def sample_negatives(users: torch.Tensor, num_items: int, num_neg: int,
         return neg
     rows = users.unsqueeze(1).expand_as(neg)
     for _ in range(max_rounds):
-        if known.dim() == 2:
-            clash = known[rows, neg]
-        else:
-            keys = rows * num_items + neg
-            pos = torch.searchsorted(known, keys).clamp(max=known.numel() - 1)
-            clash = known[pos] == keys
+        clash = _is_known(known, rows, neg, num_items)
         n_clash = int(clash.sum())
         if n_clash == 0:
             break

@@ -217,3 +217,25 @@ def test_make_model_aliases_and_errors():
     assert isinstance(make_model("LightGCN", num_layers=2), LightGCN)
     with pytest.raises(ValueError, match="unknown model"):
         make_model("svd++")
+
+
+@pytest.mark.parametrize("block", [1, 7, 10_000])
+def test_hard_negatives_are_the_best_scoring_candidates_whatever_the_block(block, monkeypatch):
+    """``bpr_scores`` with candidates ``[B, n, M]`` keeps, per negative, the candidate with the
+    highest dot product with the user's final embedding; the user blocks of ``_hardest`` (a
+    speed detail) do not change the choice."""
+    graph, _ = synthetic()
+    model = LightGCN(dim=8)
+    model.attach(graph)
+    model.reset_parameters(torch.Generator().manual_seed(0))
+    monkeypatch.setattr(LightGCN, "HARD_NEGATIVE_BLOCK", block)
+    gen = torch.Generator().manual_seed(1)
+    users = torch.randint(graph.num_users, (20,), generator=gen)
+    neg = torch.randint(graph.num_items, (20, 3, 5), generator=gen)
+    with torch.no_grad():
+        users_emb, items_emb = model.embeddings()
+        picked = model._hardest(model.final_embeddings(), graph.num_users, users, neg)
+    for b in range(20):
+        for j in range(3):
+            scores = items_emb[neg[b, j]] @ users_emb[users[b]]
+            assert picked[b, j] == neg[b, j, scores.argmax()]
