@@ -149,10 +149,11 @@ def test_lightgcn_run_resumes_from_its_checkpoint(gowalla, tmp_path):
     with pytest.raises(ValueError, match="other settings"):   # a different plan, same file
         scale.run_lightgcn(small, recipe=recipe, out=out, checkpoint=ckpt, curve_every=1,
                            progress=False)
+    # a schedule this short gets a curve point every epoch by default
     whole = scale.run_lightgcn(small, recipe=recipe, out=tmp_path / "b.json",
-                               checkpoint=tmp_path / "b.pt", curve_every=1, progress=False)
+                               checkpoint=tmp_path / "b.pt", progress=False)
     again = scale.run_lightgcn(small, recipe=recipe, out=tmp_path / "b.json",
-                               checkpoint=tmp_path / "b.pt", curve_every=1, progress=False)
+                               checkpoint=tmp_path / "b.pt", progress=False)
     assert [p["epoch"] for p in again["curve"]] == [1, 2, 3, 4]    # nothing trained twice
     assert again["recall@20"] == whole["recall@20"] and again["epochs"] == 4
     assert 0 < whole["recall@20"] < 1 and json.loads((tmp_path / "b.json").read_text())[
