@@ -760,26 +760,29 @@ def plot_costs(costs: dict, ease: dict | None = None, series=COST_SERIES):
 
 
 def _recipe_label(recipe: dict) -> str:
-    negatives = ("hard negatives (best of "
-                 f"{recipe['neg_candidates']})" if recipe.get("neg_candidates", 1) > 1
-                 else "uniform negatives")
-    schedule = "cosine" if recipe.get("lr_schedule") == "cosine" else "constant"
-    per_positive = recipe.get("num_neg", 1)
-    users = (", positives by uniform user" if recipe.get("positives", "interactions") == "users"
-             else "")
-    return (f"batch {recipe['batch_size']:,}, lr {recipe['lr']:g} {schedule}, "
-            f"{recipe['epochs']} epochs, L2 {recipe.get('reg', 0):g}, {per_positive} x "
-            f"{negatives}{users}")
+    """What tells a recipe apart: epochs, negatives, L2, and the batch, learning rate or sampler
+    where they differ from :data:`LIGHTGCN_RECIPE`'s."""
+    m = recipe.get("neg_candidates", 1)
+    parts = [f"{recipe['epochs']} epochs",
+             f"{recipe.get('num_neg', 1)} x " + (f"best of {m}" if m > 1 else "uniform"),
+             f"L2 {recipe.get('reg', 0):g}"]
+    if recipe["batch_size"] != LIGHTGCN_RECIPE["batch_size"]:
+        parts.append(f"batch {recipe['batch_size']:,}")
+    schedule = recipe.get("lr_schedule", "constant")
+    if (recipe["lr"], schedule) != (LIGHTGCN_RECIPE["lr"], LIGHTGCN_RECIPE["lr_schedule"]):
+        parts.append(f"lr {recipe['lr']:g} {schedule}")
+    if recipe.get("positives", "interactions") == "users":
+        parts.append("positives by user")
+    return ", ".join(parts)
 
 
 def validation_runs() -> dict:
     """The LightGCN validation runs (``gnnedu/results/gowalla/validation/``), by a label that
-    describes each recipe, in file-name order."""
-    out = {}
-    for path in sorted((RESULTS / "validation").glob("lightgcn_*.json")):
-        record = json.loads(path.read_text())
-        out[_recipe_label(record["recipe"])] = record
-    return out
+    describes each recipe, ordered by number of hard-negative candidates, then epochs."""
+    records = [json.loads(path.read_text())
+               for path in sorted((RESULTS / "validation").glob("lightgcn_*.json"))]
+    records.sort(key=lambda r: (r["recipe"].get("neg_candidates", 1), r["recipe"]["epochs"]))
+    return {_recipe_label(record["recipe"]): record for record in records}
 
 
 def chosen_recipe(runs: dict | None = None) -> dict:
